@@ -1,0 +1,3 @@
+from omnibot.entrypoints.cli import main
+
+main()

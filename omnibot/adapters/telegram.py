@@ -1,0 +1,97 @@
+"""Telegram Bot API client: sends messages and sets the webhook, classifying every failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from omnibot.adapters.http_errors import server_failure, transport_failure
+from omnibot.domain.errors import PermanentFailure, TransientFailure
+from omnibot.domain.model import Channel, ChannelState
+from omnibot.ports import OutgoingMessage, SendReceipt
+
+# Failures that are about this customer's account, not about us or the bot.
+_RECIPIENT_STATES = {
+    "bot was blocked by the user": ChannelState.BLOCKED,
+    "user is deactivated": ChannelState.UNREACHABLE,
+    "bot can't initiate conversation with a user": ChannelState.UNREACHABLE,
+    "chat not found": ChannelState.UNREACHABLE,
+}
+
+
+class TelegramGateway:
+    """One bot token's view of the Telegram Bot API (``{api_url}/bot<token>/<method>``)."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(self, token: str, api_url: str, client: httpx.Client) -> None:
+        self._base = f"{api_url.rstrip('/')}/bot{token}/"
+        self._client = client
+
+    def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        payload: dict[str, Any] = {
+            "chat_id": int(address),
+            "text": message.html or message.text,
+            "link_preview_options": {"is_disabled": True},
+        }
+        if message.html:
+            payload["parse_mode"] = "HTML"
+        markup = reply_markup(message)
+        if markup:
+            payload["reply_markup"] = markup
+        result = self.call("sendMessage", payload)
+        return SendReceipt(provider_message_id=str(result["message_id"]))
+
+    def set_webhook(self, url: str, secret_token: str | None) -> None:
+        payload: dict[str, Any] = {
+            "url": url,
+            "allowed_updates": ["message", "my_chat_member"],
+        }
+        if secret_token:
+            payload["secret_token"] = secret_token
+        self.call("setWebhook", payload)
+
+    def get_me(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("getMe", {})
+        return result
+
+    def call(self, method: str, payload: dict[str, Any]) -> Any:
+        """Call a Bot API method; the ``result`` on success, a domain failure otherwise."""
+        try:
+            response = self._client.post(self._base + method, json=payload)
+        except httpx.HTTPError as exc:
+            raise transport_failure("telegram", exc) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise server_failure("telegram", response) from None
+        if response.is_success and body.get("ok") is True:
+            return body.get("result")
+        raise classify(body, response.status_code)
+
+
+def classify(body: dict[str, Any], status: int) -> PermanentFailure | TransientFailure:
+    """Turn an ``{"ok": false, ...}`` envelope into a permanent or transient failure."""
+    code = body.get("error_code", status)
+    description = str(body.get("description", "")) or f"HTTP {status}"
+    reason = f"telegram {code}: {description}"
+    if code == 429:
+        retry_after = (body.get("parameters") or {}).get("retry_after")
+        return TransientFailure(reason, retry_after=float(retry_after) if retry_after else None)
+    if not isinstance(code, int) or code >= 500:
+        return TransientFailure(reason)
+    lowered = description.lower()
+    for fragment, state in _RECIPIENT_STATES.items():
+        if fragment in lowered:
+            return PermanentFailure(reason, recipient_state=state)
+    return PermanentFailure(reason)
+
+
+def reply_markup(message: OutgoingMessage) -> dict[str, Any] | None:
+    if message.request_phone:
+        button = {"text": message.request_phone_label, "request_contact": True}
+        return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
+    if message.remove_keyboard:
+        return {"remove_keyboard": True}
+    return None

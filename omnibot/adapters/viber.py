@@ -1,0 +1,105 @@
+"""Viber REST Bot API client: sends messages, sets the webhook, checks callback signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import httpx
+
+from omnibot.adapters.http_errors import server_failure, transport_failure
+from omnibot.domain.errors import PermanentFailure, TransientFailure
+from omnibot.domain.model import Channel, ChannelState
+from omnibot.ports import OutgoingMessage, SendReceipt
+
+EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
+
+_TOO_MANY_REQUESTS = 12
+# Statuses that describe the receiver's account; every other non-zero status is about us.
+_RECIPIENT_STATES = {
+    5: ChannelState.UNREACHABLE,  # receiverNotRegistered
+    6: ChannelState.BLOCKED,  # receiverNotSubscribed
+    11: ChannelState.UNREACHABLE,  # receiverNoSuitableDevice
+}
+_KNOWN_STATUSES = set(range(0, 25))
+
+
+class ViberGateway:
+    """One public account's view of the Viber REST API (``{api_url}/<endpoint>``)."""
+
+    channel = Channel.VIBER
+
+    def __init__(self, token: str, api_url: str, sender_name: str, client: httpx.Client) -> None:
+        self._base = api_url.rstrip("/") + "/"
+        self._headers = {"X-Viber-Auth-Token": token}
+        self._sender = {"name": sender_name}
+        self._client = client
+
+    def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        body = self.message_body(message)
+        body["receiver"] = address
+        result = self.call("send_message", body)
+        return SendReceipt(provider_message_id=str(result["message_token"]))
+
+    def message_body(self, message: OutgoingMessage) -> dict[str, Any]:
+        """A text message as Viber takes it; also the body of a ``conversation_started`` reply."""
+        body: dict[str, Any] = {
+            "min_api_version": 1,
+            "sender": self._sender,
+            "type": "text",
+            "text": message.text,
+        }
+        if message.request_phone:
+            body["keyboard"] = share_phone_keyboard(message.request_phone_label)
+            body["min_api_version"] = 3  # share-phone needs clients with api_version >= 3
+        return body
+
+    def set_webhook(self, url: str) -> None:
+        self.call("set_webhook", {"url": url, "event_types": EVENT_TYPES,
+                                  "send_name": True, "send_photo": False})
+
+    def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST to an endpoint; the body on ``status == 0``, a domain failure otherwise."""
+        try:
+            response = self._client.post(self._base + endpoint, json=payload,
+                                         headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise transport_failure("viber", exc) from None
+        if response.status_code >= 500 or not response.is_success:
+            raise server_failure("viber", response)
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            raise server_failure("viber", response) from None
+        if body.get("status") == 0:
+            return body
+        raise classify(body)
+
+
+def classify(body: dict[str, Any]) -> PermanentFailure | TransientFailure:
+    status = body.get("status")
+    reason = f"viber {status}: {body.get('status_message', 'generalError')}"
+    if status == _TOO_MANY_REQUESTS or status not in _KNOWN_STATUSES:
+        # Viber's table: generalError (unknown status) is transient once, then permanent;
+        # the retry policy decides how many times "once" is.
+        return TransientFailure(reason)
+    assert isinstance(status, int)
+    return PermanentFailure(reason, recipient_state=_RECIPIENT_STATES.get(status))
+
+
+def share_phone_keyboard(label: str) -> dict[str, Any]:
+    return {
+        "Type": "keyboard",
+        "DefaultHeight": False,
+        "Buttons": [{"ActionType": "share-phone", "ActionBody": "share-phone", "Text": label,
+                     "Columns": 6, "Rows": 1}],
+    }
+
+
+def signature_is_valid(raw_body: bytes, signature: str | None, token: str) -> bool:
+    """``X-Viber-Content-Signature`` is hex HMAC-SHA256 of the raw body keyed with the token."""
+    if not signature:
+        return False
+    expected = hmac.new(token.encode(), raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())

@@ -1,0 +1,41 @@
+"""Domain exceptions: what can go wrong, in omnibot's words."""
+
+from __future__ import annotations
+
+
+class OmnibotError(Exception):
+    """Base of every error omnibot raises on purpose."""
+
+
+class InvalidPhone(OmnibotError):
+    def __init__(self, raw: str) -> None:
+        super().__init__("phone is not a valid phone number")
+        self.raw = raw
+
+
+class DeliveryFailure(OmnibotError):
+    """A messenger refused or could not take a message. Raised by gateways."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PermanentFailure(DeliveryFailure):
+    """Retrying the same message to the same address will not help.
+
+    ``recipient_state`` says what this means for the customer's channel (blocked, unreachable),
+    or is None when the fault is ours or the bot's (bad token, malformed request), not theirs.
+    """
+
+    def __init__(self, reason: str, recipient_state: str | None = None) -> None:
+        super().__init__(reason)
+        self.recipient_state = recipient_state
+
+
+class TransientFailure(DeliveryFailure):
+    """The messenger may take the message later (timeouts, outages, rate limits)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

@@ -1,0 +1,117 @@
+"""The language of omnibot: customers, their messenger channels, notifications and attempts."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Channel(enum.StrEnum):
+    TELEGRAM = "telegram"
+    VIBER = "viber"
+
+
+class ChannelState(enum.StrEnum):
+    """Whether a customer's messenger account can receive our messages."""
+
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # the customer blocked the bot (Telegram) or unsubscribed (Viber)
+    UNREACHABLE = "unreachable"  # the messenger said the account cannot receive (gone, no device)
+
+
+class NotificationStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class AttemptOutcome(enum.StrEnum):
+    SENT = "sent"
+    PERMANENT_FAILURE = "permanent_failure"
+    TRANSIENT_FAILURE = "transient_failure"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class Contact:
+    """One customer, known by phone and/or by their messenger accounts.
+
+    ``phone`` is E.164 (``+380501234567``). A contact created by a deep-link start has no phone
+    until the customer shares it or a trigger names the order they linked through.
+    """
+
+    id: int | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    language: str | None = None
+    telegram_chat_id: int | None = None
+    telegram_state: ChannelState = ChannelState.ACTIVE
+    viber_user_id: str | None = None
+    viber_state: ChannelState = ChannelState.ACTIVE
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def address(self, channel: Channel) -> str | None:
+        if channel is Channel.TELEGRAM:
+            return None if self.telegram_chat_id is None else str(self.telegram_chat_id)
+        return self.viber_user_id
+
+    def state(self, channel: Channel) -> ChannelState:
+        return self.telegram_state if channel is Channel.TELEGRAM else self.viber_state
+
+    def set_state(self, channel: Channel, state: ChannelState) -> None:
+        if channel is Channel.TELEGRAM:
+            self.telegram_state = state
+        else:
+            self.viber_state = state
+
+    def absorb(self, other: Contact) -> None:
+        """Take over the messenger accounts and profile of ``other``, a duplicate of this customer."""
+        if other.telegram_chat_id is not None:
+            self.telegram_chat_id = other.telegram_chat_id
+            self.telegram_state = other.telegram_state
+        if other.viber_user_id is not None:
+            self.viber_user_id = other.viber_user_id
+            self.viber_state = other.viber_state
+        self.first_name = self.first_name or other.first_name
+        self.last_name = self.last_name or other.last_name
+        self.language = self.language or other.language
+
+
+@dataclass(frozen=True)
+class OrderLink:
+    """A messenger account that opened the deep link of an order."""
+
+    order_id: str
+    contact_id: int
+    channel: Channel
+
+
+@dataclass
+class DeliveryAttempt:
+    channel: Channel
+    outcome: AttemptOutcome
+    error: str | None = None
+    provider_message_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class Notification:
+    """One request to tell a customer something, and what became of it."""
+
+    id: str
+    phone: str | None
+    order_id: str | None
+    items: list[str]
+    event: str = "order_ready"
+    status: NotificationStatus = NotificationStatus.QUEUED
+    channel: Channel | None = None
+    contact_id: int | None = None
+    result: str | None = None  # the answer given to the caller, e.g. "Sent via Telegram"
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -1,0 +1,96 @@
+"""The ``omnibot`` command: serve the API, run the sandbox, migrate, set webhooks, try it locally."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from omnibot.settings import ConfigurationError, Settings
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="omnibot")
+def main() -> None:
+    """omnibot: order notifications through Telegram first, Viber as fallback.
+
+    Configuration comes from the environment and an optional .env file (see README).
+    """
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 5000)),
+              show_default="5000 or $PORT", help="Port to listen on.")
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the shop API and the messenger webhooks under gunicorn."""
+    from omnibot.adapters.db import migrate
+    from omnibot.adapters.db.engine import database_url, make_engine
+    from omnibot.entrypoints.http.server import run
+
+    settings = load_settings()
+    try:
+        settings.require_serving()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = make_engine(database_url(settings.database_url))
+    try:
+        if not migrate.is_current(engine):
+            raise click.ClickException(
+                "the database schema is not up to date: run `omnibot db upgrade` first")
+    finally:
+        engine.dispose()
+    run(host, port, workers)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from omnibot.adapters.db import migrate
+    from omnibot.adapters.db.engine import database_url, make_engine
+
+    settings = load_settings()
+    engine = make_engine(database_url(settings.database_url))
+    try:
+        migrate.upgrade(engine)
+        click.echo(f"database schema at revision {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@main.command("set-webhooks")
+@click.option("--url", required=True, help="omnibot's public base URL, e.g. https://bot.example.com")
+def set_webhooks(url: str) -> None:
+    """Point Telegram and Viber at URL/webhook/telegram and URL/webhook/viber."""
+    from omnibot.entrypoints.webhook_setup import set_all
+
+    settings = load_settings()
+    ok = set_all(settings, url, click.echo)
+    if not ok:
+        sys.exit(1)
+
+
+def _register_optional() -> None:
+    from omnibot.entrypoints.dev import dev_command
+    from omnibot.sandbox.cli import sandbox_command
+
+    main.add_command(sandbox_command)
+    main.add_command(dev_command)
+
+
+_register_optional()

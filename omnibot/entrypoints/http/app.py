@@ -1,0 +1,22 @@
+"""The Flask application factory: the shop API and the messenger webhooks."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from omnibot import bootstrap
+from omnibot.entrypoints.http import api, errors, webhooks
+from omnibot.settings import Settings
+
+
+def create_app(services: bootstrap.Services | None = None) -> Flask:
+    services = services or bootstrap.build(Settings.from_env())
+    app = Flask("omnibot")
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.register_blueprint(api.blueprint(services))
+    app.register_blueprint(webhooks.blueprint(services))
+    errors.register(app)
+    app.extensions["omnibot"] = services
+    return app

@@ -1,0 +1,138 @@
+"""Inbound updates from the messengers: deep-link starts, shared contacts, blocks."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import ValidationError
+
+from omnibot.adapters.viber import signature_is_valid
+from omnibot.bootstrap import Services
+from omnibot.domain.errors import DeliveryFailure
+from omnibot.domain.model import Channel
+from omnibot.entrypoints.http.errors import ApiError, from_validation_error
+from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
+from omnibot.ports import MessengerGateway, OutgoingMessage
+from omnibot.services.linking import MessengerUser
+
+log = logging.getLogger(__name__)
+
+
+def blueprint(services: Services) -> Blueprint:
+    hooks = Blueprint("webhooks", __name__)
+    linking = services.linking
+    secret = services.settings.secret("telegram_webhook_secret")
+    viber_token = services.settings.secret("viber_auth_token")
+
+    @hooks.post("/webhook/telegram")
+    def telegram() -> Response:
+        if services.telegram is None:
+            raise ApiError(404, "channel_disabled", "Telegram is not configured on this omnibot")
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret and not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("webhook.rejected channel=telegram reason=secret_token")
+            raise ApiError(401, "unauthorized", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
+        update = _parse(TelegramUpdate)
+        reply = _handle_telegram(update, services)
+        if reply is not None:
+            _send(services.telegram, *reply)
+        return jsonify({"ok": True})
+
+    @hooks.post("/webhook/viber")
+    def viber() -> Response:
+        if services.viber is None or viber_token is None:
+            raise ApiError(404, "channel_disabled", "Viber is not configured on this omnibot")
+        raw = request.get_data(cache=True)
+        if not signature_is_valid(raw, request.headers.get("X-Viber-Content-Signature"), viber_token):
+            log.warning("webhook.rejected channel=viber reason=signature")
+            raise ApiError(403, "bad_signature", "X-Viber-Content-Signature does not match the body")
+        callback = _parse(ViberCallback)
+        if callback.event == "conversation_started" and callback.user:
+            # Viber allows no send_message before the customer subscribes: the welcome goes back
+            # in this response, the one message Viber lets a bot say on conversation_started.
+            welcome = linking.start(_viber_user(callback.user), callback.context)
+            return jsonify(services.viber.message_body(welcome))
+        reply = _handle_viber(callback, services)
+        if reply is not None:
+            _send(services.viber, *reply)
+        return jsonify({"status": 0})
+
+    return hooks
+
+
+def _handle_telegram(
+    update: TelegramUpdate, services: Services
+) -> tuple[str, OutgoingMessage] | None:
+    linking = services.linking
+    if update.my_chat_member and update.my_chat_member.chat.type == "private":
+        user = _telegram_user(update.my_chat_member.sender, update.my_chat_member.chat.id)
+        status = update.my_chat_member.new_chat_member.status
+        if status == "kicked":
+            linking.blocked(user)
+        elif status == "member":
+            linking.unblocked(user)
+        return None
+    message = update.message
+    if message is None or message.sender is None or message.chat.type != "private":
+        return None
+    user = _telegram_user(message.sender, message.chat.id)
+    if message.contact is not None:
+        is_own = message.contact.user_id == message.sender.id
+        return user.address, linking.share_contact(user, message.contact.phone_number, is_own)
+    text = (message.text or "").strip()
+    command, _, payload = text.partition(" ")
+    if command.split("@")[0] == "/start":
+        return user.address, linking.start(user, payload or None)
+    if text:
+        return user.address, linking.text(user)
+    return None
+
+
+def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, OutgoingMessage] | None:
+    linking = services.linking
+    if callback.event == "subscribed" and callback.user:
+        linking.unblocked(_viber_user(callback.user))
+    elif callback.event == "unsubscribed" and callback.user_id:
+        linking.blocked(MessengerUser(Channel.VIBER, callback.user_id))
+    elif callback.event == "message" and callback.sender and callback.message:
+        user = _viber_user(callback.sender)
+        contact = callback.message.contact
+        if callback.message.type == "contact" and contact and contact.phone_number:
+            # Viber's share-phone button only ever shares the sender's own number.
+            return user.address, linking.share_contact(user, contact.phone_number, is_own=True)
+        return user.address, linking.text(user)
+    return None
+
+
+def _parse(model: type[Any]) -> Any:
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def _send(gateway: MessengerGateway, address: str, message: OutgoingMessage) -> None:
+    try:
+        gateway.send(address, message)
+    except DeliveryFailure as failure:
+        # The update itself was handled; a lost reply must not make the messenger redeliver it.
+        log.warning("webhook.reply_failed channel=%s reason=%s", gateway.channel, failure.reason)
+
+
+def _telegram_user(user: TelegramUser, chat_id: int) -> MessengerUser:
+    return MessengerUser(Channel.TELEGRAM, str(chat_id), user.first_name, user.last_name,
+                         user.language_code)
+
+
+def _viber_user(user: ViberUser) -> MessengerUser:
+    name = (user.name or "").strip()
+    first, _, last = name.partition(" ")
+    return MessengerUser(Channel.VIBER, user.id, first or None, last or None, user.language)

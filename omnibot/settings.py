@@ -1,0 +1,99 @@
+"""One typed Settings object, read from the environment and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import phonenumbers
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from omnibot.domain.errors import OmnibotError
+
+
+class ConfigurationError(OmnibotError):
+    """Settings that cannot work; the message names each variable and never echoes its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    viber_auth_token: SecretStr | None = None
+    internal_api_key: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    database_url: str | None = None
+    telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    viber_api_url: AnyHttpUrl = AnyHttpUrl("https://chatapi.viber.com/pa")
+    telegram_bot_username: str | None = None
+    viber_bot_uri: str | None = None
+    viber_sender_name: str = Field(default="omnibot", min_length=1, max_length=28)
+    telegram_webhook_secret: SecretStr | None = None
+    default_phone_region: str = "UA"
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("internal_api_key", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        # Several comma-separated keys let a shop rotate its key without downtime.
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be a two-letter region code such as UA or PL")
+        return region
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _strip_at(cls, value: str | None) -> str | None:
+        return value.lstrip("@") if value else value
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Read the environment; raise ConfigurationError naming every bad variable at once."""
+        try:
+            return cls(**overrides)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    def require_serving(self) -> None:
+        """Raise ConfigurationError unless this configuration can serve the shop API."""
+        problems = []
+        if not self.api_keys():
+            problems.append("INTERNAL_API_KEY: required (one key, or several separated by commas)")
+        if self.telegram_bot_token is None and self.viber_auth_token is None:
+            problems.append("TELEGRAM_BOT_TOKEN / VIBER_AUTH_TOKEN: set at least one messenger's token")
+        if problems:
+            raise ConfigurationError(problems)
+
+    def api_keys(self) -> list[str]:
+        return [key.get_secret_value() for key in self.internal_api_key]
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    # pydantic's own text includes the input value, which may be a token: build our own.
+    problems = []
+    for error in exc.errors():
+        variable = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+        problems.append(f"{variable}: {error['msg']}")
+    return problems
