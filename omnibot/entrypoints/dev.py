@@ -53,7 +53,7 @@ def dev_command(port: int, sandbox_port: int) -> None:
             children.append(_omnibot(["sandbox", "--port", str(sandbox_port)], env))
             _wait_for(f"http://127.0.0.1:{sandbox_port}/sandbox/customers")
         children.append(_omnibot(["serve", "--host", "127.0.0.1", "--port", str(port)], env))
-        _wait_for(f"http://127.0.0.1:{port}/webhook/telegram", method="POST")
+        _wait_for(f"http://127.0.0.1:{port}/healthz")
         if use_sandbox:
             _omnibot(["set-webhooks", "--url", f"http://127.0.0.1:{port}"], env, wait=True)
             _print_demo(port, sandbox_port, env["INTERNAL_API_KEY"])
@@ -77,11 +77,11 @@ def _omnibot(args: list[str], env: dict[str, str], wait: bool = False) -> subpro
     return process
 
 
-def _wait_for(url: str, method: str = "GET", seconds: float = 30.0) -> None:
+def _wait_for(url: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            httpx.request(method, url, timeout=1.0)
+            httpx.get(url, timeout=1.0)
             return
         except httpx.TransportError:
             time.sleep(0.2)

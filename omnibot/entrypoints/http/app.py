@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from omnibot import bootstrap
-from omnibot.entrypoints.http import api, errors, webhooks
+from omnibot.entrypoints.http import api, errors, health, webhooks
 from omnibot.settings import Settings
 
 
@@ -15,6 +15,7 @@ def create_app(services: bootstrap.Services | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.register_blueprint(health.blueprint(services))
     app.register_blueprint(api.blueprint(services))
     app.register_blueprint(webhooks.blueprint(services))
     errors.register(app)

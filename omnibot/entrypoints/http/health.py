@@ -1,0 +1,34 @@
+"""Liveness and readiness probes for orchestrators; no API key, cheap."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from omnibot.adapters.db import migrate
+from omnibot.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+
+def blueprint(services: Services) -> Blueprint:
+    health = Blueprint("health", __name__)
+
+    @health.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @health.get("/readyz")
+    def readyz() -> Response | tuple[Response, int]:
+        try:
+            current = migrate.is_current(services.engine)
+        except SQLAlchemyError as exc:
+            log.warning("readyz.database_unreachable error=%s", type(exc).__name__)
+            return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+        if not current:
+            return jsonify({"status": "unavailable", "database": "migrations pending"}), 503
+        return jsonify({"status": "ok", "database": "ok"})
+
+    return health

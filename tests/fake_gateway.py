@@ -1,0 +1,24 @@
+"""A messenger gateway that records messages and fails on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omnibot.domain.errors import DeliveryFailure
+from omnibot.domain.model import Channel
+from omnibot.ports import OutgoingMessage, SendReceipt
+
+
+@dataclass
+class FakeGateway:
+    channel: Channel
+    sent: list[tuple[str, OutgoingMessage]] = field(default_factory=list)
+    failures: dict[str, DeliveryFailure] = field(default_factory=dict)  # by address
+    failure: DeliveryFailure | None = None  # for every address
+
+    def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        failure = self.failures.get(address) or self.failure
+        if failure is not None:
+            raise failure
+        self.sent.append((address, message))
+        return SendReceipt(provider_message_id=f"{self.channel}-{len(self.sent)}")

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from omnibot.domain.errors import PermanentFailure, TransientFailure
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Channel,
+    ChannelState,
+    Contact,
+    NotificationStatus,
+    OrderLink,
+)
+from omnibot.services.notify import Notifier
+from tests.fake_gateway import FakeGateway
+from tests.fakes import InMemoryContactRepository, InMemoryNotificationRepository, ManualClock
+
+PHONE = "+380501234567"
+
+
+@dataclass
+class World:
+    contacts: InMemoryContactRepository
+    notifications: InMemoryNotificationRepository
+    telegram: FakeGateway
+    viber: FakeGateway
+    notifier: Notifier
+
+
+@pytest.fixture
+def world() -> World:
+    contacts = InMemoryContactRepository()
+    notifications = InMemoryNotificationRepository()
+    telegram, viber = FakeGateway(Channel.TELEGRAM), FakeGateway(Channel.VIBER)
+    notifier = Notifier(contacts, notifications, {Channel.TELEGRAM: telegram, Channel.VIBER: viber},
+                        ManualClock())
+    return World(contacts, notifications, telegram, viber, notifier)
+
+
+def test_known_telegram_customer_gets_the_order_on_telegram(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    result = world.notifier.trigger(PHONE, "ORD-1", ["Laptop"])
+    assert result.result == "Sent via Telegram"
+    assert [address for address, _ in world.telegram.sent] == ["42"]
+    assert world.viber.sent == []
+    stored = world.notifications.get(result.id)
+    assert stored is not None and stored.status is NotificationStatus.SENT
+    assert stored.channel is Channel.TELEGRAM
+    assert [a.outcome for a in stored.attempts] == [AttemptOutcome.SENT]
+
+
+def test_blocked_telegram_falls_back_to_viber_and_marks_the_channel(world: World) -> None:
+    contact = world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.telegram.failure = PermanentFailure("telegram 403: Forbidden: bot was blocked by the user",
+                                              recipient_state=ChannelState.BLOCKED)
+    result = world.notifier.trigger(PHONE, "ORD-1", ["Laptop"])
+    assert result.result == "Sent via Viber"
+    assert [address for address, _ in world.viber.sent] == ["v="]
+    assert contact.id is not None
+    stored_contact = world.contacts.get(contact.id)
+    assert stored_contact is not None and stored_contact.telegram_state is ChannelState.BLOCKED
+    stored = world.notifications.get(result.id)
+    assert stored is not None
+    assert [(a.channel, a.outcome) for a in stored.attempts] == [
+        (Channel.TELEGRAM, AttemptOutcome.PERMANENT_FAILURE), (Channel.VIBER, AttemptOutcome.SENT)]
+    assert "blocked" in (stored.attempts[0].error or "")
+
+
+def test_a_blocked_channel_is_skipped_next_time_without_a_send(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, telegram_state=ChannelState.BLOCKED,
+                               viber_user_id="v="))
+    result = world.notifier.trigger(PHONE, "ORD-1", [])
+    assert result.result == "Sent via Viber"
+    assert world.telegram.sent == []
+    assert result.attempts[0].outcome is AttemptOutcome.SKIPPED
+
+
+def test_transient_telegram_failure_still_reaches_the_customer_on_viber(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.telegram.failure = TransientFailure("telegram: timed out")
+    assert world.notifier.trigger(PHONE, None, []).result == "Sent via Viber"
+
+
+def test_unknown_customer_is_not_found_and_recorded(world: World) -> None:
+    result = world.notifier.trigger(PHONE, "ORD-404", ["Laptop"])
+    assert result.result == "Failed: User not found"
+    stored = world.notifications.get(result.id)
+    assert stored is not None and stored.status is NotificationStatus.FAILED
+    assert stored.result == "Failed: User not found" and stored.attempts == []
+
+
+def test_every_channel_failing_is_a_delivery_failure(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.telegram.failure = TransientFailure("telegram: HTTP 502")
+    world.viber.failure = PermanentFailure("viber 6: receiverNotSubscribed",
+                                           recipient_state=ChannelState.BLOCKED)
+    result = world.notifier.trigger(PHONE, None, [])
+    assert result.result == "Failed: Delivery failed"
+    assert result.status is NotificationStatus.FAILED
+
+
+def test_customer_with_every_channel_blocked_has_no_reachable_channel(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, telegram_state=ChannelState.BLOCKED))
+    assert world.notifier.trigger(PHONE, None, []).result == "Failed: No reachable channel"
+
+
+def test_account_linked_through_the_order_is_the_customer_and_learns_the_phone(world: World) -> None:
+    contact = world.contacts.add(Contact(telegram_chat_id=42))
+    assert contact.id is not None
+    world.contacts.link_order(OrderLink("ORD-1", contact.id, Channel.TELEGRAM))
+    assert world.notifier.trigger(PHONE, "ORD-1", ["Laptop"]).result == "Sent via Telegram"
+    found = world.contacts.find_by_phone(PHONE)
+    assert found is not None and found.telegram_chat_id == 42
+
+
+def test_telegram_and_viber_accounts_of_one_order_become_one_customer(world: World) -> None:
+    viber = world.contacts.add(Contact(viber_user_id="v="))
+    telegram = world.contacts.add(Contact(telegram_chat_id=42))
+    assert viber.id is not None and telegram.id is not None
+    world.contacts.link_order(OrderLink("ORD-1", viber.id, Channel.VIBER))
+    world.contacts.link_order(OrderLink("ORD-1", telegram.id, Channel.TELEGRAM))
+    world.telegram.failure = PermanentFailure("telegram 403: Forbidden: bot was blocked by the user",
+                                              recipient_state=ChannelState.BLOCKED)
+    assert world.notifier.trigger(PHONE, "ORD-1", []).result == "Sent via Viber"
+    customer = world.contacts.find_by_phone(PHONE)
+    assert customer is not None
+    assert (customer.telegram_chat_id, customer.viber_user_id) == (42, "v=")
+
+
+def test_an_order_account_with_another_phone_is_not_this_customer(world: World) -> None:
+    someone = world.contacts.add(Contact(phone="+380671112233", telegram_chat_id=42))
+    assert someone.id is not None
+    world.contacts.link_order(OrderLink("ORD-1", someone.id, Channel.TELEGRAM))
+    assert world.notifier.trigger(PHONE, "ORD-1", []).result == "Failed: User not found"
+    assert world.telegram.sent == []
