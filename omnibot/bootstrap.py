@@ -50,7 +50,7 @@ def build_gateways(settings: Settings, http: httpx.Client) -> tuple[TelegramGate
 def build(settings: Settings) -> Services:
     engine = make_engine(database_url(settings.database_url))
     clock = SystemClock()
-    contacts = SqlContactRepository(engine)
+    contacts = SqlContactRepository(engine, now=clock.now)
     http = httpx.Client(timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0))
     telegram, viber = build_gateways(settings, http)
     gateways: dict[Channel, MessengerGateway] = {}
@@ -61,8 +61,8 @@ def build(settings: Settings) -> Services:
     return Services(
         settings=settings,
         engine=engine,
-        notifier=Notifier(contacts, SqlNotificationRepository(engine), gateways, clock),
-        linking=Linking(contacts, clock, settings.default_phone_region),
+        notifier=Notifier(contacts, SqlNotificationRepository(engine, now=clock.now), gateways, clock),
+        linking=Linking(contacts, settings.default_phone_region),
         telegram=telegram,
         viber=viber,
         http=http,

@@ -13,6 +13,30 @@ class InvalidPhone(OmnibotError):
         self.raw = raw
 
 
+class RepositoryError(OmnibotError):
+    """A repository refused a change; nothing of it was written."""
+
+
+class Conflict(RepositoryError):
+    """The record clashes with one already stored (a notification id used twice)."""
+
+
+class ContactConflict(Conflict):
+    """Another contact already has this phone, Telegram chat or Viber account.
+
+    ``field`` names the column (one of the contact keys) when the database said which. The message
+    never contains the value: it may be a phone number.
+    """
+
+    def __init__(self, field: str | None) -> None:
+        super().__init__(f"another contact already has this {field or 'phone or messenger account'}")
+        self.field = field
+
+
+class NotFound(RepositoryError):
+    """The record to change, or the one it refers to, does not exist."""
+
+
 class DeliveryFailure(OmnibotError):
     """A messenger refused or could not take a message. Raised by gateways."""
 

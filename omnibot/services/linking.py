@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, ChannelState, Contact, OrderLink
 from omnibot.domain.phone import mask_phone, normalize_phone
-from omnibot.ports import Clock, ContactRepository, OutgoingMessage
+from omnibot.ports import ContactRepository, OutgoingMessage
 from omnibot.services import messages
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,8 @@ class MessengerUser:
 class Linking:
     """Binds messenger accounts to orders and phone numbers, and follows their state."""
 
-    def __init__(self, contacts: ContactRepository, clock: Clock, default_region: str) -> None:
+    def __init__(self, contacts: ContactRepository, default_region: str) -> None:
         self._contacts = contacts
-        self._clock = clock
         self._region = default_region
 
     def start(self, user: MessengerUser, payload: str | None) -> OutgoingMessage:
@@ -83,7 +82,6 @@ class Linking:
         if contact is None or contact.state(user.channel) is state:
             return
         contact.set_state(user.channel, state)
-        contact.updated_at = self._clock.now()
         self._contacts.update(contact)
         log.info("contact.channel_state contact=%s channel=%s state=%s",
                  contact.id, user.channel, state)
@@ -114,6 +112,5 @@ class Linking:
             contact.set_state(user.channel, ChannelState.ACTIVE)
             changed = True
         if changed:
-            contact.updated_at = self._clock.now()
-            self._contacts.update(contact)
+                self._contacts.update(contact)
         return contact

@@ -4,7 +4,7 @@ import pytest
 
 from omnibot.domain.model import Channel, ChannelState, Contact
 from omnibot.services.linking import Linking, MessengerUser
-from tests.fakes import InMemoryContactRepository, ManualClock
+from tests.fakes import InMemoryContactRepository
 
 OLENA_TG = MessengerUser(Channel.TELEGRAM, "42", "Olena", "Kovalenko", "uk")
 OLENA_VIBER = MessengerUser(Channel.VIBER, "01234567890A=", "Olena", None, "uk")
@@ -17,7 +17,7 @@ def contacts() -> InMemoryContactRepository:
 
 @pytest.fixture
 def linking(contacts: InMemoryContactRepository) -> Linking:
-    return Linking(contacts, ManualClock(), "UA")
+    return Linking(contacts, "UA")
 
 
 def test_deep_link_start_links_the_account_to_the_order_and_asks_for_the_phone(

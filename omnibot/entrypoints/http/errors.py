@@ -8,6 +8,8 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from omnibot.domain.errors import Conflict
+
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +47,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.errorhandler(Conflict)
+    def _conflict(exc: Conflict) -> Response:
+        # Two requests raced for the same customer; the loser may simply retry.
+        return error_response(409, "conflict", str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -1,0 +1,51 @@
+"""Turning ``DATABASE_URL`` into a configured SQLAlchemy engine for SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+# The seed and most hosting panels write bare `postgresql://` (or Heroku's `postgres://`);
+# SQLAlchemy would pick psycopg2 for those, which omnibot does not install.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_PSYCOPG_SCHEME = "postgresql+psycopg://"
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def database_url(raw: str | None, default_sqlite_path: str = "omnibot.sqlite3") -> str:
+    """The SQLAlchemy URL for a ``DATABASE_URL`` value; unset means a SQLite file."""
+    raw = (raw or "").strip()
+    if not raw:
+        return f"sqlite:///{default_sqlite_path}"
+    for scheme in _POSTGRES_SCHEMES:
+        if raw.startswith(scheme):
+            return _PSYCOPG_SCHEME + raw[len(scheme):]
+    return raw
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for its backend: WAL and enforced foreign keys on SQLite, pre-ping on PostgreSQL."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    if backend == "postgresql":
+        # Connections idle in the pool die when PostgreSQL restarts or a proxy times them out.
+        return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets the worker read while the web process writes; the busy timeout makes a writer
+        # wait for the other instead of failing at once; foreign keys are off unless asked for.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()

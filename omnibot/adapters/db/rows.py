@@ -1,0 +1,95 @@
+"""Converting between table rows and domain objects: enums travel as their string values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Channel,
+    ChannelState,
+    Contact,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+)
+
+
+def contact_values(contact: Contact) -> dict[str, Any]:
+    """The columns ``update`` writes; ``id`` and ``created_at`` are fixed at insert."""
+    return {
+        "phone": contact.phone,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "language": contact.language,
+        "telegram_chat_id": contact.telegram_chat_id,
+        "telegram_state": ChannelState(contact.telegram_state).value,
+        "viber_user_id": contact.viber_user_id,
+        "viber_state": ChannelState(contact.viber_state).value,
+    }
+
+
+def contact(row: Row[Any]) -> Contact:
+    return Contact(
+        id=row.id,
+        phone=row.phone,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        language=row.language,
+        telegram_chat_id=row.telegram_chat_id,
+        telegram_state=ChannelState(row.telegram_state),
+        viber_user_id=row.viber_user_id,
+        viber_state=ChannelState(row.viber_state),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def notification_progress(notification: Notification) -> dict[str, Any]:
+    """The columns ``update`` saves: what became of the notification."""
+    return {
+        "status": NotificationStatus(notification.status).value,
+        "channel": None if notification.channel is None else Channel(notification.channel).value,
+        "contact_id": notification.contact_id,
+        "result": notification.result,
+        "updated_at": notification.updated_at,
+    }
+
+
+def notification(row: Row[Any], attempts: list[DeliveryAttempt]) -> Notification:
+    return Notification(
+        id=row.id,
+        phone=row.phone,
+        order_id=row.order_id,
+        items=list(row.items),
+        event=row.event,
+        status=NotificationStatus(row.status),
+        channel=None if row.channel is None else Channel(row.channel),
+        contact_id=row.contact_id,
+        result=row.result,
+        attempts=attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def attempt(row: Row[Any]) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        channel=Channel(row.channel),
+        outcome=AttemptOutcome(row.outcome),
+        error=row.error,
+        provider_message_id=row.provider_message_id,
+        created_at=row.created_at,
+    )
+
+
+def attempt_values(attempt: DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "channel": Channel(attempt.channel).value,
+        "outcome": AttemptOutcome(attempt.outcome).value,
+        "error": attempt.error,
+        "provider_message_id": attempt.provider_message_id,
+        "created_at": attempt.created_at,
+    }

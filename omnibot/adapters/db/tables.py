@@ -1,0 +1,139 @@
+"""The database schema, in SQLAlchemy Core: what migrations build and what repositories query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# Explicit names keep constraints identical on SQLite and PostgreSQL, so a migration can drop or
+# alter one by name and autogenerate compares like with like.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as UTC; a naive datetime is refused, since its zone would be a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: omnibot stores timezone-aware times")
+    return value.astimezone(UTC)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware timestamp that always comes back as UTC.
+
+    PostgreSQL keeps the instant and answers in the session's zone; SQLite keeps only the text,
+    so times are written as UTC and read back with UTC attached.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        # SQLite would write the wall-clock time and silently drop the offset: convert first.
+        return utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+PHONE = sa.String(16)  # E.164: "+" and at most 15 digits
+NAME = sa.String(255)
+STATE = sa.String(16)  # ChannelState, NotificationStatus, AttemptOutcome and Channel values
+
+
+def _timestamps() -> list[sa.Column[datetime]]:
+    return [
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+    ]
+
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("phone", PHONE, nullable=True, unique=True),
+    sa.Column("first_name", NAME, nullable=True),
+    sa.Column("last_name", NAME, nullable=True),
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("telegram_chat_id", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("telegram_state", STATE, nullable=False, server_default="active"),
+    sa.Column("viber_user_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("viber_state", STATE, nullable=False, server_default="active"),
+    *_timestamps(),
+    # Never reuse the id of a merged-away contact, as PostgreSQL's sequence never does.
+    sqlite_autoincrement=True,
+)
+
+order_links = sa.Table(
+    "order_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(128), nullable=False, index=True),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,  # PostgreSQL does not index foreign keys; merges look links up by contact
+    ),
+    sa.Column("channel", STATE, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("order_id", "contact_id", "channel"),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("phone", PHONE, nullable=True, index=True),
+    sa.Column("order_id", sa.String(128), nullable=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("status", STATE, nullable=False),
+    sa.Column("channel", STATE, nullable=True),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,  # deleting a contact (a merge) must find its notifications without a scan
+    ),
+    sa.Column("result", sa.Text, nullable=True),
+    *_timestamps(),
+    sa.Index(None, "status", "created_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "notification_id",
+        sa.String(36),
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("channel", STATE, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("provider_message_id", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,237 @@
+"""In-memory stand-ins for the ports, for unit tests that must run in milliseconds.
+
+The repositories behave like ``omnibot.adapters.db.repository``'s: the same contract suite
+(``tests/integration/test_repository.py``) runs against both, and they raise the same exceptions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from omnibot.adapters.clock import SystemClock
+from omnibot.adapters.db.errors import CONTACT_KEYS, Conflict, ContactConflict, NotFound
+from omnibot.adapters.db.tables import utc
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Channel,
+    ChannelState,
+    Contact,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+    OrderLink,
+)
+
+Now = Callable[[], datetime]
+
+
+class ManualClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, start: datetime = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)) -> None:
+        self._now = utc(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        self._now += timedelta(seconds=seconds)
+        return self._now
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+class InMemoryContactRepository:
+    """``ContactRepository`` over dicts; stores copies, as a database would."""
+
+    def __init__(self, now: Now | None = None) -> None:
+        self._now = now or SystemClock().now
+        self._contacts: dict[int, Contact] = {}
+        self._links: dict[tuple[str, int, Channel], datetime] = {}
+        self._ids = itertools.count(1)
+
+    def get(self, contact_id: int) -> Contact | None:
+        found = self._contacts.get(contact_id)
+        return None if found is None else replace(found)
+
+    def find_by_phone(self, phone: str) -> Contact | None:
+        return self._find("phone", phone)
+
+    def find_by_telegram_chat(self, chat_id: int) -> Contact | None:
+        return self._find("telegram_chat_id", chat_id)
+
+    def find_by_viber_user(self, user_id: str) -> Contact | None:
+        return self._find("viber_user_id", user_id)
+
+    def find_by_order(self, order_id: str) -> list[Contact]:
+        linked = sorted(((at, contact_id) for (order, contact_id, _), at in self._links.items()
+                         if order == order_id), reverse=True)
+        return [replace(self._contacts[contact_id])
+                for contact_id in dict.fromkeys(contact_id for _, contact_id in linked)]
+
+    def add(self, contact: Contact) -> Contact:
+        if contact.id is not None:
+            raise ValueError("contact already has an id; use update")
+        now = self._now()
+        created_at = contact.created_at or now
+        self._check_unique(contact, ignore=set())
+        contact_id = next(self._ids)
+        self._contacts[contact_id] = _stored_contact(contact, contact_id, created_at, now)
+        contact.id, contact.created_at, contact.updated_at = contact_id, created_at, now
+        return contact
+
+    def update(self, contact: Contact) -> None:
+        contact_id = self._existing(contact)
+        self._check_unique(contact, ignore={contact_id})
+        self._save(contact, contact_id)
+
+    def merge(self, keep: Contact, duplicate: Contact) -> None:
+        duplicate_id, keep_id = self._existing(duplicate), self._existing(keep)
+        if keep_id == duplicate_id:
+            raise ValueError("a contact cannot be merged into itself")
+        self._check_unique(keep, ignore={keep_id, duplicate_id})
+        del self._contacts[duplicate_id]
+        for (order_id, contact_id, channel), at in list(self._links.items()):
+            if contact_id == duplicate_id:
+                del self._links[(order_id, contact_id, channel)]
+                key = (order_id, keep_id, channel)
+                self._links[key] = max(self._links.get(key, at), at)
+        self._save(keep, keep_id)
+
+    def link_order(self, link: OrderLink) -> None:
+        if link.contact_id not in self._contacts:
+            raise NotFound("order link refers to a record that does not exist")
+        self._links[(link.order_id, link.contact_id, Channel(link.channel))] = utc(self._now())
+
+    def _find(self, key: str, value: object) -> Contact | None:
+        if value is None:
+            return None
+        for contact in self._contacts.values():
+            if getattr(contact, key) == value:
+                return replace(contact)
+        return None
+
+    def _existing(self, contact: Contact) -> int:
+        if contact.id is None:
+            raise ValueError("contact has no id: add it first")
+        if contact.id not in self._contacts:
+            raise NotFound(f"contact {contact.id} does not exist")
+        return contact.id
+
+    def _check_unique(self, contact: Contact, ignore: set[int]) -> None:
+        for key in CONTACT_KEYS:
+            value = getattr(contact, key)
+            if value is not None and any(getattr(other, key) == value
+                                         for other_id, other in self._contacts.items()
+                                         if other_id not in ignore):
+                raise ContactConflict(key)
+
+    def _save(self, contact: Contact, contact_id: int) -> None:
+        now = self._now()
+        self._contacts[contact_id] = _stored_contact(
+            contact, contact_id, self._contacts[contact_id].created_at or now, now)
+        contact.updated_at = now
+
+
+def _stored_contact(contact: Contact, contact_id: int, created_at: datetime, updated_at: datetime) -> Contact:
+    """The copy a database would keep: enums checked, times in UTC (naive ones refused)."""
+    return replace(
+        contact,
+        id=contact_id,
+        telegram_state=ChannelState(contact.telegram_state),
+        viber_state=ChannelState(contact.viber_state),
+        created_at=utc(created_at),
+        updated_at=utc(updated_at),
+    )
+
+
+class InMemoryNotificationRepository:
+    """``NotificationRepository`` over dicts.
+
+    Given ``contacts``, it also checks ``contact_id`` as the foreign key does, and forgets the
+    contact of a notification once that contact is merged away (``ON DELETE SET NULL``).
+    """
+
+    def __init__(self, now: Now | None = None, contacts: InMemoryContactRepository | None = None) -> None:
+        self._now = now or SystemClock().now
+        self._contacts = contacts
+        self._notifications: dict[str, Notification] = {}
+        # (created_at, insertion number, attempt): sorted, the order the SQL query gives.
+        self._attempts: dict[str, list[tuple[datetime, int, DeliveryAttempt]]] = {}
+        self._sequence = itertools.count()
+
+    def add(self, notification: Notification) -> None:
+        now = self._now()
+        notification.created_at = notification.created_at or now
+        notification.updated_at = notification.updated_at or now
+        if notification.id in self._notifications:
+            raise Conflict("notification already exists")
+        self._check_contact(notification.contact_id)
+        self._notifications[notification.id] = replace(
+            notification,
+            items=list(notification.items),
+            attempts=[],
+            created_at=utc(notification.created_at),
+            **_progress(notification),
+        )
+        self._attempts[notification.id] = []
+        for attempt in notification.attempts:
+            self._store_attempt(notification.id, attempt, now)
+
+    def update(self, notification: Notification) -> None:
+        notification.updated_at = notification.updated_at or self._now()
+        stored = self._notifications.get(notification.id)
+        if stored is None:
+            raise NotFound(f"notification {notification.id} does not exist")
+        self._check_contact(notification.contact_id)
+        self._notifications[notification.id] = replace(stored, **_progress(notification))
+
+    def add_attempt(self, notification_id: str, attempt: DeliveryAttempt) -> None:
+        self._store_attempt(notification_id, attempt, self._now())
+
+    def get(self, notification_id: str) -> Notification | None:
+        stored = self._notifications.get(notification_id)
+        if stored is None:
+            return None
+        attempts = [replace(attempt) for *_, attempt in sorted(self._attempts[notification_id],
+                                                              key=lambda entry: entry[:2])]
+        contact_id = stored.contact_id if self._contact_exists(stored.contact_id) else None
+        return replace(stored, items=list(stored.items), attempts=attempts, contact_id=contact_id)
+
+    def _store_attempt(self, notification_id: str, attempt: DeliveryAttempt, now: datetime) -> None:
+        attempt.created_at = attempt.created_at or now
+        if notification_id not in self._notifications:
+            raise NotFound("delivery attempt refers to a record that does not exist")
+        created_at = utc(attempt.created_at)
+        self._attempts[notification_id].append((created_at, next(self._sequence), replace(
+            attempt, channel=Channel(attempt.channel), outcome=AttemptOutcome(attempt.outcome),
+            created_at=created_at)))
+
+    def _check_contact(self, contact_id: int | None) -> None:
+        if contact_id is not None and not self._contact_exists(contact_id):
+            raise NotFound("notification refers to a record that does not exist")
+
+    def _contact_exists(self, contact_id: int | None) -> bool:
+        if contact_id is None:
+            return False
+        return self._contacts is None or self._contacts.get(contact_id) is not None
+
+
+def _progress(notification: Notification) -> dict[str, Any]:
+    """What ``update`` saves, as the database would return it."""
+    return {
+        "status": NotificationStatus(notification.status),
+        "channel": None if notification.channel is None else Channel(notification.channel),
+        "contact_id": notification.contact_id,
+        "result": notification.result,
+        "updated_at": _utc(notification.updated_at),
+    }
+
+
+# The lead adds FakeGateway (a MessengerGateway that records and fails on demand) below.
