@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db.engine import database_url, make_engine
+from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.ratelimit import make_rate_limiter
 from omnibot.adapters.telegram import TelegramGateway
 from omnibot.adapters.viber import ViberGateway
+from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
 from omnibot.domain.model import Channel
-from omnibot.ports import MessengerGateway
+from omnibot.domain.retry import RetryPolicy
+from omnibot.entrypoints.worker import worker_name
+from omnibot.ports import Limit, MessengerGateway, RateLimiter
+from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.linking import Linking
 from omnibot.services.notify import Notifier
 from omnibot.settings import Settings
@@ -25,14 +34,25 @@ class Services:
 
     settings: Settings
     engine: Engine
+    queue: SqlDeliveryQueue
+    notifications: SqlNotificationRepository
+    delivery: DeliveryEngine
     notifier: Notifier
     linking: Linking
     telegram: TelegramGateway | None
     viber: ViberGateway | None
+    limiter: RateLimiter
+    wakeup: LocalWakeup | PostgresWakeup
     http: httpx.Client
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite: one process does everything, the worker runs inside the API."""
+        return self.engine.dialect.name == "sqlite"
 
     def close(self) -> None:
         self.http.close()
+        self.wakeup.close()
         self.engine.dispose()
 
 
@@ -47,23 +67,77 @@ def build_gateways(settings: Settings, http: httpx.Client) -> tuple[TelegramGate
     return telegram, viber
 
 
-def build(settings: Settings) -> Services:
-    engine = make_engine(database_url(settings.database_url))
+def rate_limits(settings: Settings) -> RateLimits:
+    """Bucket keys carry a hash of the bot token: the limits are the bot's, and tokens stay secret."""
+    bots = {Channel.TELEGRAM: _token_key("tg", settings.secret("telegram_bot_token")),
+            Channel.VIBER: _token_key("vb", settings.secret("viber_auth_token"))}
+
+    def for_send(channel: Channel, address: str) -> Sequence[Limit]:
+        bot = bots[channel]
+        if channel is Channel.TELEGRAM:
+            return (Limit(bot, settings.telegram_rate_per_second, settings.telegram_rate_per_second),
+                    Limit(f"{bot}:chat:{address}", settings.telegram_chat_rate_per_second,
+                          max(1.0, settings.telegram_chat_rate_per_second)))
+        hourly = settings.viber_user_messages_per_hour
+        return (Limit(bot, settings.viber_rate_per_second, settings.viber_rate_per_second),
+                Limit(f"{bot}:user:{address}", hourly / 3600.0, float(hourly)))
+
+    return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel])
+
+
+def _token_key(prefix: str, token: str | None) -> str:
+    return f"{prefix}:{hashlib.sha256((token or '').encode()).hexdigest()[:16]}"
+
+
+def build(settings: Settings, *, role: str = "api") -> Services:
+    engine = make_engine(database_url(settings.database_url),
+                         pool_size=min(settings.worker_concurrency, 32) if role == "worker" else 10)
     clock = SystemClock()
     contacts = SqlContactRepository(engine, now=clock.now)
-    http = httpx.Client(timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0))
+    wakeup: LocalWakeup | PostgresWakeup
+    if engine.dialect.name == "postgresql":
+        wakeup = PostgresWakeup(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    else:
+        wakeup = LocalWakeup()
+    queue = SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify)
+    http = httpx.Client(
+        timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
+        limits=httpx.Limits(max_connections=settings.worker_concurrency + 16,
+                            max_keepalive_connections=settings.worker_concurrency + 16),
+    )
     telegram, viber = build_gateways(settings, http)
     gateways: dict[Channel, MessengerGateway] = {}
     if telegram:
         gateways[Channel.TELEGRAM] = telegram
     if viber:
         gateways[Channel.VIBER] = viber
+    limiter = make_rate_limiter(settings.redis_url)
+    policy = DeliveryPolicy(
+        retry=RetryPolicy(base_seconds=settings.retry_base_seconds, max_attempts=settings.retry_max_attempts,
+                          max_age=timedelta(seconds=settings.retry_max_age_seconds)),
+        fallback_after=settings.fallback_after_failures,
+    )
+    notifications = SqlNotificationRepository(engine, now=clock.now)
+    delivery = DeliveryEngine(contacts, notifications, queue, gateways,
+                              limiter, rate_limits(settings), clock, policy)
     return Services(
         settings=settings,
         engine=engine,
-        notifier=Notifier(contacts, SqlNotificationRepository(engine, now=clock.now), gateways, clock),
+        queue=queue,
+        notifications=notifications,
+        delivery=delivery,
+        notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds),
         linking=Linking(contacts, settings.default_phone_region),
         telegram=telegram,
         viber=viber,
+        limiter=limiter,
+        wakeup=wakeup,
         http=http,
     )
+
+
+def housekeeping(services: Services) -> None:
+    """Periodic chores of a worker: forget idempotency keys past their retention."""
+    retention = timedelta(hours=services.settings.idempotency_retention_hours)
+    services.queue.forget_idempotency_keys(SystemClock().now() - retention)
+

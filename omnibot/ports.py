@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from omnibot.domain.model import Channel, Contact, DeliveryAttempt, Notification, OrderLink
+from omnibot.domain.model import Channel, Contact, DeliveryAttempt, Notification, NotificationStatus, OrderLink
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,77 @@ class NotificationRepository(Protocol):
         ...
 
 
+class DeliveryQueue(Protocol):
+    """Durable, leased work: notifications waiting for their next attempt.
+
+    A claim is a lease: a notification held by a process that died is claimed again once the
+    lease runs out, so nothing accepted is lost (and a send in flight at a crash may repeat).
+    """
+
+    def enqueue(
+        self, notification: Notification, idempotency_key: str | None = None,
+        fingerprint: str | None = None, lease_owner: str | None = None, lease_seconds: float = 0,
+    ) -> tuple[Notification, bool]:
+        """Commit a new notification; ``(stored, created)``.
+
+        With an ``idempotency_key`` seen before, nothing is written: the stored notification comes
+        back with ``created`` False, or ``IdempotencyConflict`` if ``fingerprint`` differs.
+        With ``lease_owner`` it is stored already claimed by that owner (the synchronous trigger).
+        """
+        ...
+
+    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Notification]:
+        """Lease up to ``limit`` due notifications (queued and due, or with an expired lease)."""
+        ...
+
+    def reschedule(self, notification: Notification, owner: str) -> bool:
+        """Back to queued until ``notification.next_attempt_at``; False if the lease was lost."""
+        ...
+
+    def complete(self, notification: Notification, owner: str) -> bool:
+        """Save the final outcome and end the lease; False if the lease was lost."""
+        ...
+
+    def release(self, notification_ids: Sequence[str], owner: str) -> int:
+        """Give leased notifications back untouched (a worker shutting down)."""
+        ...
+
+    def record_receipt(self, channel: Channel, provider_message_id: str,
+                       status: NotificationStatus) -> Notification | None:
+        """A messenger reported a sent message delivered or seen; status only moves forward."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+        ...
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One token bucket: ``rate`` tokens a second, holding at most ``burst``."""
+
+    key: str
+    rate: float
+    burst: float
+
+
+class RateLimiter(Protocol):
+    """Token buckets shared by every process that sends through the same bot."""
+
+    def try_acquire(self, limits: Sequence[Limit]) -> float:
+        """Take one token from every bucket, or from none.
+
+        Returns 0.0 when taken; otherwise the seconds to wait before all could be taken
+        (including any pause in force on one of the keys).
+        """
+        ...
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Refuse every acquire that touches ``key`` for ``seconds`` (a 429's ``retry_after``)."""
+        ...
+
+    def paused(self) -> dict[str, float]:
+        """Pauses in force: key → seconds left."""
         ...

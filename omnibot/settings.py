@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     default_phone_region: str = "UA"
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
+    # Delivery engine
+    redis_url: str | None = None
+    telegram_rate_per_second: float = Field(default=30.0, gt=0)
+    telegram_chat_rate_per_second: float = Field(default=1.0, gt=0)
+    viber_rate_per_second: float = Field(default=100.0, gt=0)
+    viber_user_messages_per_hour: int = Field(default=100, gt=0)
+    retry_max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_age_seconds: float = Field(default=86400.0, gt=0)
+    fallback_after_failures: int = Field(default=3, ge=1)
+    worker_concurrency: int = Field(default=64, ge=1, le=1024)
+    lease_seconds: float = Field(default=120.0, ge=5)
+    idempotency_retention_hours: float = Field(default=24.0, gt=0)
+
     @field_validator("internal_api_key", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

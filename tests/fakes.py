@@ -7,7 +7,7 @@ The repositories behave like ``omnibot.adapters.db.repository``'s: the same cont
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db.errors import CONTACT_KEYS, Conflict, ContactConflict, NotFound
 from omnibot.adapters.db.tables import utc
+from omnibot.domain.errors import IdempotencyConflict
 from omnibot.domain.model import (
     AttemptOutcome,
     Channel,
@@ -231,7 +232,94 @@ def _progress(notification: Notification) -> dict[str, Any]:
         "contact_id": notification.contact_id,
         "result": notification.result,
         "updated_at": _utc(notification.updated_at),
+        "next_attempt_at": _utc(notification.next_attempt_at),
     }
 
 
-# The lead adds FakeGateway (a MessengerGateway that records and fails on demand) below.
+class InMemoryDeliveryQueue:
+    """``DeliveryQueue`` over an ``InMemoryNotificationRepository``, with the same lease rules."""
+
+    _RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
+
+    def __init__(self, notifications: InMemoryNotificationRepository, now: Now) -> None:
+        self._notifications = notifications
+        self._now = now
+        self._leases: dict[str, tuple[str, datetime]] = {}
+        self._keys: dict[str, tuple[str, str | None]] = {}
+
+    def enqueue(
+        self, notification: Notification, idempotency_key: str | None = None,
+        fingerprint: str | None = None, lease_owner: str | None = None, lease_seconds: float = 0,
+    ) -> tuple[Notification, bool]:
+        if idempotency_key is not None and idempotency_key in self._keys:
+            stored_id, stored_fingerprint = self._keys[idempotency_key]
+            if stored_fingerprint != fingerprint:
+                raise IdempotencyConflict()
+            stored = self._notifications.get(stored_id)
+            assert stored is not None
+            return stored, False
+        now = self._now()
+        notification.next_attempt_at = notification.next_attempt_at or now
+        notification.status = NotificationStatus.SENDING if lease_owner else NotificationStatus.QUEUED
+        self._notifications.add(notification)
+        if idempotency_key is not None:
+            self._keys[idempotency_key] = (notification.id, fingerprint)
+        if lease_owner is not None:
+            self._leases[notification.id] = (lease_owner, now + timedelta(seconds=lease_seconds))
+        return notification, True
+
+    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Notification]:
+        now = self._now()
+        due = [n for n in self._notifications._notifications.values() if self._due(n, now)]
+        due.sort(key=lambda n: n.next_attempt_at or now)
+        claimed = []
+        for stored in due[:limit]:
+            stored.status = NotificationStatus.SENDING
+            self._leases[stored.id] = (owner, now + timedelta(seconds=lease_seconds))
+            found = self._notifications.get(stored.id)
+            assert found is not None
+            claimed.append(found)
+        return claimed
+
+    def _due(self, notification: Notification, now: datetime) -> bool:
+        if notification.status is NotificationStatus.QUEUED:
+            return notification.next_attempt_at is not None and notification.next_attempt_at <= now
+        lease = self._leases.get(notification.id)
+        return notification.status is NotificationStatus.SENDING and lease is not None and lease[1] < now
+
+    def reschedule(self, notification: Notification, owner: str) -> bool:
+        notification.status = NotificationStatus.QUEUED
+        return self._end_lease(notification, owner)
+
+    def complete(self, notification: Notification, owner: str) -> bool:
+        return self._end_lease(notification, owner)
+
+    def _end_lease(self, notification: Notification, owner: str) -> bool:
+        lease = self._leases.get(notification.id)
+        if lease is None or lease[0] != owner:
+            return False
+        notification.updated_at = self._now()
+        self._notifications.update(notification)
+        del self._leases[notification.id]
+        return True
+
+    def release(self, notification_ids: Sequence[str], owner: str) -> int:
+        released = 0
+        for notification_id in notification_ids:
+            stored = self._notifications._notifications.get(notification_id)
+            lease = self._leases.get(notification_id)
+            if stored and lease and lease[0] == owner and stored.status is NotificationStatus.SENDING:
+                stored.status = NotificationStatus.QUEUED
+                del self._leases[notification_id]
+                released += 1
+        return released
+
+    def record_receipt(self, channel: Channel, provider_message_id: str,
+                       status: NotificationStatus) -> Notification | None:
+        for notification_id, attempts in self._notifications._attempts.items():
+            if any(a.channel is channel and a.provider_message_id == provider_message_id for *_, a in attempts):
+                stored = self._notifications._notifications[notification_id]
+                if stored.status in self._RECEIPT_ORDER[: self._RECEIPT_ORDER.index(status)]:
+                    stored.status = status
+                return self._notifications.get(notification_id)
+        return None

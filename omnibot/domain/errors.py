@@ -37,6 +37,13 @@ class NotFound(RepositoryError):
     """The record to change, or the one it refers to, does not exist."""
 
 
+class IdempotencyConflict(Conflict):
+    """An Idempotency-Key already used for a different request."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used with a different request body")
+
+
 class DeliveryFailure(OmnibotError):
     """A messenger refused or could not take a message. Raised by gateways."""
 

@@ -21,10 +21,16 @@ class ChannelState(enum.StrEnum):
 
 
 class NotificationStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+    QUEUED = "queued"  # waiting for its first or next attempt
+    SENDING = "sending"  # leased by a worker (or the synchronous trigger) right now
+    SENT = "sent"  # a messenger accepted it
+    DELIVERED = "delivered"  # the messenger reported it on the customer's device (Viber)
+    SEEN = "seen"  # the customer opened it (Viber)
+    FAILED = "failed"  # every channel refused, or retries ran out
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (NotificationStatus.QUEUED, NotificationStatus.SENDING)
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -108,10 +114,18 @@ class Notification:
     order_id: str | None
     items: list[str]
     event: str = "order_ready"
+    text: str | None = None  # free-form text instead of an event's template
+    channels: list[Channel] | None = None  # the shop's own channel order for this notification
+    callback_url: str | None = None
     status: NotificationStatus = NotificationStatus.QUEUED
     channel: Channel | None = None
     contact_id: int | None = None
     result: str | None = None  # the answer given to the caller, e.g. "Sent via Telegram"
     attempts: list[DeliveryAttempt] = field(default_factory=list)
+    next_attempt_at: datetime | None = None
+    request_id: str | None = None  # the HTTP request that created it, for following it in logs
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    def failures(self, channel: Channel, outcome: AttemptOutcome) -> int:
+        return sum(1 for a in self.attempts if a.channel is channel and a.outcome is outcome)

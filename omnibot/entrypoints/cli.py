@@ -50,7 +50,29 @@ def serve(host: str, port: int, workers: int) -> None:
                 "the database schema is not up to date: run `omnibot db upgrade` first")
     finally:
         engine.dispose()
+    if settings.database_url is None or database_url(settings.database_url).startswith("sqlite"):
+        # One process owns the embedded database and runs the delivery worker inside it.
+        workers = 1
     run(host, port, workers)
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None,
+              help="Sends in flight at once (default WORKER_CONCURRENCY, 64).")
+def worker(concurrency: int | None) -> None:
+    """Deliver queued notifications: retries, rate limits, fallback. Run as many as you like."""
+    from omnibot import bootstrap, logging_setup
+    from omnibot.entrypoints.worker_process import run_forever
+
+    logging_setup.configure()
+    settings = load_settings()
+    services = bootstrap.build(settings, role="worker")
+    if services.embedded:
+        click.echo("note: on SQLite `omnibot serve` already runs a worker; run one process only.", err=True)
+    if not settings.redis_url and not services.embedded:
+        click.echo("note: REDIS_URL is not set: rate limits hold per worker process, not across them.",
+                   err=True)
+    run_forever(services, concurrency)
 
 
 @main.group()

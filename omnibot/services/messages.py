@@ -28,6 +28,15 @@ def order_ready(order_id: str | None, items: Sequence[str]) -> OutgoingMessage:
     )
 
 
+def free_text(text: str) -> OutgoingMessage:
+    """A shop's own text, sent as written (escaped for Telegram, not interpreted).
+
+    Telegram counts characters after entity parsing, so the limit applies before escaping.
+    """
+    return OutgoingMessage(text=_truncate(text, VIBER_TEXT_LIMIT),
+                           html=escape(_truncate(text, TELEGRAM_TEXT_LIMIT)))
+
+
 def welcome(order_id: str | None) -> OutgoingMessage:
     about = f" about order {order_id}" if order_id else " about your orders"
     return OutgoingMessage(

@@ -1,140 +1,86 @@
-"""Use case: a shop asks omnibot to tell a customer that their order is ready."""
+"""Use cases of the shop: accept a notification (queued, idempotent) or trigger one synchronously."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from omnibot.domain import routing
-from omnibot.domain.errors import PermanentFailure, TransientFailure
-from omnibot.domain.model import (
-    AttemptOutcome,
-    Channel,
-    ChannelState,
-    Contact,
-    DeliveryAttempt,
-    Notification,
-    NotificationStatus,
-)
+from omnibot.domain.model import Channel, Notification
 from omnibot.domain.phone import mask_phone
-from omnibot.ports import Clock, ContactRepository, MessengerGateway, NotificationRepository
-from omnibot.services import messages
+from omnibot.ports import Clock, DeliveryQueue
+from omnibot.services.delivery import DeliveryEngine
 
 log = logging.getLogger(__name__)
 
-# The seed's answers, byte for byte, plus ours for a known customer we could not reach.
-SENT_VIA = {Channel.TELEGRAM: "Sent via Telegram", Channel.VIBER: "Sent via Viber"}
-USER_NOT_FOUND = "Failed: User not found"
-NO_REACHABLE_CHANNEL = "Failed: No reachable channel"
-DELIVERY_FAILED = "Failed: Delivery failed"
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    """What a shop asks for; ``phone`` (E.164) and/or ``order_id`` name the customer."""
+
+    phone: str | None
+    order_id: str | None
+    items: Sequence[str] = ()
+    event: str = "order_ready"
+    text: str | None = None
+    channels: Sequence[Channel] | None = None
+    callback_url: str | None = None
+
+    def fingerprint(self) -> str:
+        """Same request, same fingerprint: how a replayed Idempotency-Key is told from a misused one."""
+        canonical = json.dumps({
+            "phone": self.phone, "order_id": self.order_id, "items": list(self.items),
+            "event": self.event, "text": self.text, "callback_url": self.callback_url,
+            "channels": None if self.channels is None else [str(c) for c in self.channels],
+        }, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Notifier:
-    """Records a notification, finds its customer and sends it by the cheapest channel that works."""
-
-    def __init__(
-        self,
-        contacts: ContactRepository,
-        notifications: NotificationRepository,
-        gateways: Mapping[Channel, MessengerGateway],
-        clock: Clock,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-        channel_order: Iterable[Channel] = routing.DEFAULT_ORDER,
-    ) -> None:
-        self._contacts = contacts
-        self._notifications = notifications
-        self._gateways = dict(gateways)
+    def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, clock: Clock, owner: str,
+                 lease_seconds: float = 120.0, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self._queue = queue
+        self._engine = engine
         self._clock = clock
+        self._owner = owner
+        self._lease_seconds = lease_seconds
         self._new_id = new_id
-        self._channel_order = tuple(channel_order)
 
-    def trigger(self, phone: str | None, order_id: str | None, items: Sequence[str]) -> Notification:
-        """Send now; the notification and every attempt are stored whatever the outcome.
+    def submit(self, request: NotificationRequest, idempotency_key: str | None = None,
+               request_id: str | None = None) -> tuple[Notification, bool]:
+        """Commit the notification for the workers; ``(notification, created)``.
 
-        ``phone`` is already E.164. The returned notification's ``result`` is the caller's answer.
+        Returns only once the notification is durably stored. A repeated ``idempotency_key`` with
+        the same request returns the first notification and stores nothing.
         """
+        notification, created = self._queue.enqueue(
+            self._new(request, request_id), idempotency_key, request.fingerprint())
+        if created:
+            log.info("notification.accepted id=%s phone=%s order=%s", notification.id,
+                     mask_phone(notification.phone), notification.order_id)
+        return notification, created
+
+    def trigger(self, phone: str | None, order_id: str | None, items: Sequence[str],
+                request_id: str | None = None) -> Notification:
+        """The seed's synchronous trigger: commit first, then one delivery pass right now.
+
+        Whatever the pass leaves undone (every channel failed transiently) stays queued for the
+        workers: the notification's ``result`` then says ``Queued for retry``.
+        """
+        request = NotificationRequest(phone=phone, order_id=order_id, items=items)
+        notification, _ = self._queue.enqueue(self._new(request, request_id), lease_owner=self._owner,
+                                              lease_seconds=self._lease_seconds)
+        return self._engine.deliver(notification, self._owner, fall_back_at_once=True)
+
+    def _new(self, request: NotificationRequest, request_id: str | None) -> Notification:
         now = self._clock.now()
-        notification = Notification(
-            id=self._new_id(), phone=phone, order_id=order_id, items=list(items),
-            created_at=now, updated_at=now,
+        return Notification(
+            id=self._new_id(), phone=request.phone, order_id=request.order_id, items=list(request.items),
+            event=request.event, text=request.text,
+            channels=None if request.channels is None else list(request.channels),
+            callback_url=request.callback_url, request_id=request_id,
+            created_at=now, updated_at=now, next_attempt_at=now,
         )
-        self._notifications.add(notification)
-        contact = self._resolve(phone, order_id)
-        if contact is None:
-            log.warning("notification.recipient_unknown id=%s phone=%s order=%s",
-                        notification.id, mask_phone(phone), order_id)
-            return self._finish(notification, NotificationStatus.FAILED, USER_NOT_FOUND)
-        notification.contact_id = contact.id
-        return self._deliver(notification, contact)
-
-    def _deliver(self, notification: Notification, contact: Contact) -> Notification:
-        message = messages.order_ready(notification.order_id, notification.items)
-        for step in routing.plan(contact, self._gateways, self._channel_order):
-            if step.skip_reason:
-                self._record(notification, DeliveryAttempt(
-                    step.channel, AttemptOutcome.SKIPPED, error=step.skip_reason))
-                continue
-            try:
-                receipt = self._gateways[step.channel].send(step.address, message)
-            except PermanentFailure as failure:
-                self._record(notification, DeliveryAttempt(
-                    step.channel, AttemptOutcome.PERMANENT_FAILURE, error=failure.reason))
-                if failure.recipient_state:
-                    contact.set_state(step.channel, ChannelState(failure.recipient_state))
-                    self._contacts.update(contact)
-            except TransientFailure as failure:
-                self._record(notification, DeliveryAttempt(
-                    step.channel, AttemptOutcome.TRANSIENT_FAILURE, error=failure.reason))
-            else:
-                self._record(notification, DeliveryAttempt(
-                    step.channel, AttemptOutcome.SENT,
-                    provider_message_id=receipt.provider_message_id))
-                notification.channel = step.channel
-                log.info("notification.sent id=%s channel=%s", notification.id, step.channel)
-                return self._finish(notification, NotificationStatus.SENT, SENT_VIA[step.channel])
-        tried = any(a.outcome is not AttemptOutcome.SKIPPED for a in notification.attempts)
-        result = DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL
-        log.warning("notification.failed id=%s result=%s", notification.id, result)
-        return self._finish(notification, NotificationStatus.FAILED, result)
-
-    def _resolve(self, phone: str | None, order_id: str | None) -> Contact | None:
-        """The customer by phone; failing that, the account that opened this order's link."""
-        if phone:
-            contact = self._contacts.find_by_phone(phone)
-            if contact is not None:
-                return contact
-        if not order_id:
-            return None
-        # An account that already has another phone belongs to someone else.
-        linked = [c for c in self._contacts.find_by_order(order_id) if c.phone in (None, phone)]
-        if not linked:
-            return None
-        customer = linked[0]
-        for other in linked[1:]:
-            # The same customer often opens both links (Telegram and Viber) from one e-mail.
-            if not _overlaps(customer, other):
-                customer.absorb(other)
-                self._contacts.merge(customer, other)
-        if phone and customer.phone is None:
-            customer.phone = phone
-            self._contacts.update(customer)
-        return customer
-
-    def _record(self, notification: Notification, attempt: DeliveryAttempt) -> None:
-        attempt.created_at = self._clock.now()
-        notification.attempts.append(attempt)
-        self._notifications.add_attempt(notification.id, attempt)
-
-    def _finish(
-        self, notification: Notification, status: NotificationStatus, result: str
-    ) -> Notification:
-        notification.status = status
-        notification.result = result
-        notification.updated_at = self._clock.now()
-        self._notifications.update(notification)
-        return notification
-
-
-def _overlaps(a: Contact, b: Contact) -> bool:
-    return any(a.address(ch) is not None and b.address(ch) is not None for ch in Channel)

@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pytest
-
 from omnibot.domain.errors import PermanentFailure, TransientFailure
 from omnibot.domain.model import (
     AttemptOutcome,
@@ -13,30 +9,7 @@ from omnibot.domain.model import (
     NotificationStatus,
     OrderLink,
 )
-from omnibot.services.notify import Notifier
-from tests.fake_gateway import FakeGateway
-from tests.fakes import InMemoryContactRepository, InMemoryNotificationRepository, ManualClock
-
-PHONE = "+380501234567"
-
-
-@dataclass
-class World:
-    contacts: InMemoryContactRepository
-    notifications: InMemoryNotificationRepository
-    telegram: FakeGateway
-    viber: FakeGateway
-    notifier: Notifier
-
-
-@pytest.fixture
-def world() -> World:
-    contacts = InMemoryContactRepository()
-    notifications = InMemoryNotificationRepository()
-    telegram, viber = FakeGateway(Channel.TELEGRAM), FakeGateway(Channel.VIBER)
-    notifier = Notifier(contacts, notifications, {Channel.TELEGRAM: telegram, Channel.VIBER: viber},
-                        ManualClock())
-    return World(contacts, notifications, telegram, viber, notifier)
+from tests.unit.conftest import PHONE, World
 
 
 def test_known_telegram_customer_gets_the_order_on_telegram(world: World) -> None:
@@ -91,14 +64,31 @@ def test_unknown_customer_is_not_found_and_recorded(world: World) -> None:
     assert stored.result == "Failed: User not found" and stored.attempts == []
 
 
-def test_every_channel_failing_is_a_delivery_failure(world: World) -> None:
+def test_every_channel_refusing_for_good_is_a_delivery_failure(world: World) -> None:
     world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
-    world.telegram.failure = TransientFailure("telegram: HTTP 502")
+    world.telegram.failure = PermanentFailure("telegram 400: Bad Request: chat not found",
+                                              recipient_state=ChannelState.UNREACHABLE)
     world.viber.failure = PermanentFailure("viber 6: receiverNotSubscribed",
                                            recipient_state=ChannelState.BLOCKED)
     result = world.notifier.trigger(PHONE, None, [])
     assert result.result == "Failed: Delivery failed"
     assert result.status is NotificationStatus.FAILED
+
+
+def test_transient_failures_everywhere_leave_the_trigger_queued_for_the_worker(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.telegram.failure = TransientFailure("telegram: HTTP 502")
+    world.viber.failure = TransientFailure("viber: timed out")
+    result = world.notifier.trigger(PHONE, "ORD-1", ["Laptop"])
+    assert result.result == "Queued for retry"
+    stored = world.notifications.get(result.id)
+    assert stored is not None and stored.status is NotificationStatus.QUEUED
+
+    world.telegram.failure = None
+    world.clock.advance(60)
+    [claimed] = world.queue.claim("worker:1", 10, 60)
+    assert world.engine.deliver(claimed, "worker:1").result == "Sent via Telegram"
+    assert len(world.telegram.sent) == 1
 
 
 def test_customer_with_every_channel_blocked_has_no_reachable_channel(world: World) -> None:

@@ -26,16 +26,17 @@ def database_url(raw: str | None, default_sqlite_path: str = "omnibot.sqlite3") 
     return raw
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5) -> Engine:
     """An engine tuned for its backend: WAL and enforced foreign keys on SQLite, pre-ping on PostgreSQL."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False},
+                                  pool_size=pool_size, max_overflow=pool_size)
         sa.event.listen(engine, "connect", _configure_sqlite)
         return engine
     if backend == "postgresql":
         # Connections idle in the pool die when PostgreSQL restarts or a proxy times them out.
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
     return sa.create_engine(url)
 
 

@@ -169,12 +169,7 @@ class SqlNotificationRepository(_Repository):
         notification.updated_at = notification.updated_at or now
         with self._write("notification") as connection:
             connection.execute(notifications.insert().values(
-                id=notification.id,
-                phone=notification.phone,
-                order_id=notification.order_id,
-                event=notification.event,
-                items=list(notification.items),
-                created_at=notification.created_at,
+                **rows.notification_request(notification),
                 **rows.notification_progress(notification),
             ))
             for attempt in notification.attempts:

@@ -55,6 +55,23 @@ def notification_progress(notification: Notification) -> dict[str, Any]:
         "contact_id": notification.contact_id,
         "result": notification.result,
         "updated_at": notification.updated_at,
+        "next_attempt_at": notification.next_attempt_at,
+    }
+
+
+def notification_request(notification: Notification) -> dict[str, Any]:
+    """The columns fixed when a notification is accepted: what the shop asked for."""
+    return {
+        "id": notification.id,
+        "phone": notification.phone,
+        "order_id": notification.order_id,
+        "event": notification.event,
+        "items": list(notification.items),
+        "text": notification.text,
+        "channels": None if notification.channels is None else [Channel(c).value for c in notification.channels],
+        "callback_url": notification.callback_url,
+        "request_id": notification.request_id,
+        "created_at": notification.created_at,
     }
 
 
@@ -69,6 +86,11 @@ def notification(row: Row[Any], attempts: list[DeliveryAttempt]) -> Notification
         channel=None if row.channel is None else Channel(row.channel),
         contact_id=row.contact_id,
         result=row.result,
+        text=row.text,
+        channels=None if row.channels is None else [Channel(c) for c in row.channels],
+        callback_url=row.callback_url,
+        next_attempt_at=row.next_attempt_at,
+        request_id=row.request_id,
         attempts=attempts,
         created_at=row.created_at,
         updated_at=row.updated_at,

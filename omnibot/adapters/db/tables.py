@@ -116,7 +116,19 @@ notifications = sa.Table(
     ),
     sa.Column("result", sa.Text, nullable=True),
     *_timestamps(),
+    # The delivery queue (migration 0002).
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("channels", sa.JSON, nullable=True),
+    sa.Column("callback_url", sa.String(2048), nullable=True),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True, unique=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=True),
+    sa.Column("request_id", sa.String(64), nullable=True),
     sa.Index(None, "status", "created_at"),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "status", "lease_until"),
 )
 
 delivery_attempts = sa.Table(
@@ -134,6 +146,27 @@ delivery_attempts = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("provider_message_id", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "channel", "provider_message_id"),  # Viber's delivered/seen callbacks
+    sqlite_autoincrement=True,
+)
+
+status_callbacks = sa.Table(
+    "status_callbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "notification_id",
+        sa.String(36),
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=True, index=True),
+    sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )

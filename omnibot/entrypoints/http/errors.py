@@ -6,9 +6,10 @@ import logging
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from omnibot.domain.errors import Conflict
+from omnibot.domain.errors import Conflict, IdempotencyConflict
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ def from_validation_error(exc: ValidationError) -> ApiError:
     first = exc.errors()[0]
     parts = [str(p) for p in first["loc"]]
     field = "".join(f"[{p}]" if p.isdigit() else (f".{p}" if i else p) for i, p in enumerate(parts))
+    if not parts:  # a rule about the body as a whole
+        code = "missing_field" if first["type"] == "missing" else "invalid_request"
+        return ApiError(400, code, first["msg"])
     if first["type"] == "missing":
         return ApiError(400, "missing_field", f"{field} is required", field or None)
     return ApiError(400, "invalid_field", f"{field}: {first['msg']}", field or None)
@@ -48,10 +52,26 @@ def register(app: Flask) -> None:
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.field)
 
+    @app.errorhandler(IdempotencyConflict)
+    def _idempotency_conflict(exc: IdempotencyConflict) -> Response:
+        return error_response(422, "idempotency_key_reused", str(exc))
+
     @app.errorhandler(Conflict)
     def _conflict(exc: Conflict) -> Response:
         # Two requests raced for the same customer; the loser may simply retry.
         return error_response(409, "conflict", str(exc))
+
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(exc: DBAPIError) -> Response:
+        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+            log.exception("http.database_error")
+            return error_response(500, "internal_error", "internal error; see the omnibot log")
+        # Nothing was committed, so nothing is lost: the caller retries once the database is back.
+        log.warning("http.database_unavailable error=%s", type(exc.orig).__name__)
+        response = error_response(503, "database_unavailable",
+                                  "the database is unavailable; nothing was stored, retry later")
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -80,3 +80,4 @@ class ViberCallback(_Lenient):
     context: str | None = None
     message: ViberMessage | None = None
     message_token: int | None = None
+    desc: str | None = None  # failed

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictStr, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class TriggerRequest(BaseModel):
@@ -13,3 +17,52 @@ class TriggerRequest(BaseModel):
     phone: StrictStr = Field(min_length=1, max_length=32)
     order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
     items: list[StrictStr] = Field(default_factory=list, max_length=200)
+
+
+class NotificationCreate(BaseModel):
+    """``POST /v1/notifications``: ``phone`` and/or ``order_id`` name the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: StrictStr | None = Field(default=None, min_length=1, max_length=32)
+    order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    event: Literal["order_ready", "text"] | None = None
+    items: list[StrictStr] = Field(default_factory=list, max_length=200)
+    text: StrictStr | None = Field(default=None, min_length=1, max_length=4096)
+    channels: list[Literal["telegram", "viber"]] | None = Field(default=None, min_length=1, max_length=2)
+    callback_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _recipient_and_content(self) -> NotificationCreate:
+        if self.phone is None and self.order_id is None:
+            raise PydanticCustomError("missing", "phone or order_id is required")
+        if self.event == "text" and self.text is None:
+            raise PydanticCustomError("missing", "text is required when event is \"text\"")
+        if self.channels is not None and len(set(self.channels)) != len(self.channels):
+            raise PydanticCustomError("value_error", "channels must not repeat a channel")
+        return self
+
+    @property
+    def resolved_event(self) -> str:
+        return self.event or ("text" if self.text is not None else "order_ready")
+
+
+class AttemptView(BaseModel):
+    at: datetime | None
+    channel: str
+    outcome: str
+    error: str | None = None
+
+
+class NotificationView(BaseModel):
+    id: str
+    status: str
+    channel: str | None
+    result: str | None
+    phone: str | None
+    order_id: str | None
+    event: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    next_attempt_at: datetime | None
+    attempts: list[AttemptView]

@@ -18,11 +18,16 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         # Each worker builds its own services (database pool, HTTP client) after the fork.
-        from omnibot import logging_setup
+        from omnibot import bootstrap, logging_setup
         from omnibot.entrypoints.http.app import create_app
+        from omnibot.entrypoints.worker_process import start_in_process
+        from omnibot.settings import Settings
 
         logging_setup.configure()
-        return create_app()
+        services = bootstrap.build(Settings.from_env())
+        if services.embedded:
+            start_in_process(services)
+        return create_app(services)
 
 
 def run(host: str, port: int, workers: int) -> None:

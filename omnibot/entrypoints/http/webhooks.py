@@ -13,13 +13,14 @@ from pydantic import ValidationError
 from omnibot.adapters.viber import signature_is_valid
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import DeliveryFailure
-from omnibot.domain.model import Channel
+from omnibot.domain.model import Channel, NotificationStatus
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
 from omnibot.ports import MessengerGateway, OutgoingMessage
 from omnibot.services.linking import MessengerUser
 
 log = logging.getLogger(__name__)
+_RECEIPTS = {"delivered": NotificationStatus.DELIVERED, "seen": NotificationStatus.SEEN}
 
 
 def blueprint(services: Services) -> Blueprint:
@@ -94,7 +95,12 @@ def _handle_telegram(
 
 def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, OutgoingMessage] | None:
     linking = services.linking
-    if callback.event == "subscribed" and callback.user:
+    if callback.event in _RECEIPTS and callback.message_token is not None:
+        services.queue.record_receipt(Channel.VIBER, str(callback.message_token), _RECEIPTS[callback.event])
+    elif callback.event == "failed":
+        log.warning("webhook.viber_delivery_failed message_token=%s desc=%s", callback.message_token,
+                    (callback.desc or "")[:200])
+    elif callback.event == "subscribed" and callback.user:
         linking.unblocked(_viber_user(callback.user))
     elif callback.event == "unsubscribed" and callback.user_id:
         linking.blocked(MessengerUser(Channel.VIBER, callback.user_id))

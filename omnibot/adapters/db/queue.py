@@ -1,0 +1,180 @@
+"""The ``DeliveryQueue`` port over the notifications table: leases, ``SKIP LOCKED``, wake-ups.
+
+On PostgreSQL a claim is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``, so any
+number of workers take disjoint batches without waiting on each other, and every enqueue sends
+``NOTIFY omnibot_queue`` inside its own transaction (delivered at commit, when the row is
+visible). SQLite serialises writers, so the same UPDATE is atomic there without the lock clause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from omnibot.adapters.db import rows
+from omnibot.adapters.db.errors import translate
+from omnibot.adapters.db.tables import delivery_attempts, notifications
+from omnibot.domain.errors import IdempotencyConflict
+from omnibot.domain.model import Channel, Notification, NotificationStatus
+
+WAKEUP_CHANNEL = "omnibot_queue"
+_RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
+
+
+class SqlDeliveryQueue:
+    def __init__(self, engine: Engine, now: Callable[[], datetime],
+                 on_enqueue: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._now = now
+        self._postgres = engine.dialect.name == "postgresql"
+        self._on_enqueue = on_enqueue
+
+    def enqueue(
+        self, notification: Notification, idempotency_key: str | None = None,
+        fingerprint: str | None = None, lease_owner: str | None = None, lease_seconds: float = 0,
+    ) -> tuple[Notification, bool]:
+        now = self._now()
+        notification.created_at = notification.created_at or now
+        notification.updated_at = notification.updated_at or now
+        notification.next_attempt_at = notification.next_attempt_at or now
+        leased = lease_owner is not None
+        notification.status = NotificationStatus.SENDING if leased else NotificationStatus.QUEUED
+        values: dict[str, Any] = {
+            **rows.notification_request(notification),
+            **rows.notification_progress(notification),
+            "idempotency_key": idempotency_key,
+            "request_fingerprint": fingerprint,
+            "lease_owner": lease_owner,
+            "lease_until": now + timedelta(seconds=lease_seconds) if leased else None,
+        }
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(notifications.insert().values(values))
+                if self._postgres and not leased:
+                    connection.execute(sa.text("SELECT pg_notify(:channel, '')"),
+                                       {"channel": WAKEUP_CHANNEL})
+        except IntegrityError as exc:
+            if idempotency_key is None:
+                raise translate(exc, "notification") from exc
+            return self._replay(idempotency_key, fingerprint), False
+        if self._on_enqueue is not None and not leased:
+            self._on_enqueue()
+        return notification, True
+
+    def _replay(self, idempotency_key: str, fingerprint: str | None) -> Notification:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(notifications).where(notifications.c.idempotency_key == idempotency_key)
+            ).first()
+            if row is None:  # the key's owner was purged between our insert and this read
+                raise IdempotencyConflict()
+            if row.request_fingerprint != fingerprint:
+                raise IdempotencyConflict()
+            return _with_attempts(connection, [row])[0]
+
+    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Notification]:
+        now = self._now()
+        due = sa.or_(
+            sa.and_(notifications.c.status == NotificationStatus.QUEUED.value,
+                    notifications.c.next_attempt_at <= now),
+            sa.and_(notifications.c.status == NotificationStatus.SENDING.value,
+                    notifications.c.lease_until < now),
+        )
+        batch = (sa.select(notifications.c.id).where(due).order_by(notifications.c.next_attempt_at)
+                 .limit(limit).with_for_update(skip_locked=True))
+        claim = (notifications.update().where(notifications.c.id.in_(batch.scalar_subquery()))
+                 .values(status=NotificationStatus.SENDING.value, lease_owner=owner,
+                         lease_until=now + timedelta(seconds=lease_seconds))
+                 .returning(*notifications.c))
+        with self._engine.begin() as connection:
+            claimed = connection.execute(claim).all()
+            return _with_attempts(connection, claimed)
+
+    def reschedule(self, notification: Notification, owner: str) -> bool:
+        notification.status = NotificationStatus.QUEUED
+        return self._end_lease(notification, owner)
+
+    def complete(self, notification: Notification, owner: str) -> bool:
+        return self._end_lease(notification, owner)
+
+    def _end_lease(self, notification: Notification, owner: str) -> bool:
+        notification.updated_at = self._now()
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                notifications.update()
+                .where(notifications.c.id == notification.id, notifications.c.lease_owner == owner)
+                .values(**rows.notification_progress(notification), lease_owner=None, lease_until=None)
+            )
+        return result.rowcount == 1
+
+    def release(self, notification_ids: Sequence[str], owner: str) -> int:
+        if not notification_ids:
+            return 0
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                notifications.update()
+                .where(notifications.c.id.in_(list(notification_ids)),
+                       notifications.c.lease_owner == owner,
+                       notifications.c.status == NotificationStatus.SENDING.value)
+                .values(status=NotificationStatus.QUEUED.value, lease_owner=None, lease_until=None)
+            )
+        return int(result.rowcount)
+
+    def record_receipt(self, channel: Channel, provider_message_id: str,
+                       status: NotificationStatus) -> Notification | None:
+        earlier = [s.value for s in _RECEIPT_ORDER[: _RECEIPT_ORDER.index(status)]]
+        with self._engine.begin() as connection:
+            notification_id = connection.execute(
+                sa.select(delivery_attempts.c.notification_id)
+                .where(delivery_attempts.c.channel == channel.value,
+                       delivery_attempts.c.provider_message_id == provider_message_id)
+            ).scalar()
+            if notification_id is None:
+                return None
+            connection.execute(
+                notifications.update()
+                .where(notifications.c.id == notification_id, notifications.c.status.in_(earlier))
+                .values(status=status.value, updated_at=self._now())
+            )
+            row = connection.execute(
+                sa.select(notifications).where(notifications.c.id == notification_id)).one()
+            return _with_attempts(connection, [row])[0]
+
+    def forget_idempotency_keys(self, older_than: datetime) -> int:
+        """Drop keys past their retention, so the same key may name a new request again."""
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                notifications.update()
+                .where(notifications.c.idempotency_key.is_not(None),
+                       notifications.c.created_at < older_than)
+                .values(idempotency_key=None, request_fingerprint=None)
+            )
+        return int(result.rowcount)
+
+    def depth(self) -> tuple[int, datetime | None]:
+        """How many notifications wait, and since when the oldest has been waiting."""
+        with self._engine.connect() as connection:
+            count, oldest = connection.execute(
+                sa.select(sa.func.count(), sa.func.min(notifications.c.created_at))
+                .where(notifications.c.status.in_([NotificationStatus.QUEUED.value,
+                                                   NotificationStatus.SENDING.value]))
+            ).one()
+        return int(count), oldest  # min() keeps the column's type: a UTC datetime or None
+
+
+def _with_attempts(connection: Connection, claimed: Sequence[Any]) -> list[Notification]:
+    if not claimed:
+        return []
+    ids = [row.id for row in claimed]
+    found: dict[str, list[Any]] = {notification_id: [] for notification_id in ids}
+    for attempt in connection.execute(
+        sa.select(delivery_attempts).where(delivery_attempts.c.notification_id.in_(ids))
+        .order_by(delivery_attempts.c.created_at, delivery_attempts.c.id)
+    ):
+        found[attempt.notification_id].append(rows.attempt(attempt))
+    return [rows.notification(row, found[row.id]) for row in claimed]

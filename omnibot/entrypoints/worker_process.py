@@ -1,0 +1,54 @@
+"""Running workers: ``omnibot worker`` as a process, or one thread inside the embedded API."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+from typing import Any
+
+from omnibot import bootstrap
+from omnibot.entrypoints.worker import Worker, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+def make_worker(services: bootstrap.Services, concurrency: int | None = None) -> Worker:
+    settings = services.settings
+    config = WorkerConfig(concurrency=concurrency or settings.worker_concurrency,
+                          lease_seconds=settings.lease_seconds)
+    return Worker(services.queue, services.delivery, services.wakeup, config,
+                  housekeeping=lambda: bootstrap.housekeeping(services))
+
+
+def run_forever(services: bootstrap.Services, concurrency: int | None = None) -> None:
+    """The ``omnibot worker`` process: SIGTERM and SIGINT stop it gracefully."""
+    worker = make_worker(services, concurrency)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("worker.stopping signal=%s", signal.Signals(signum).name)
+        worker.stopping.set()
+        services.wakeup.close()  # an idle wait on the queue returns at once
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        worker.run()
+    finally:
+        services.close()
+
+
+def start_in_process(services: bootstrap.Services) -> Worker:
+    """The embedded default: one worker thread beside the API, stopped cleanly at exit."""
+    worker = make_worker(services, concurrency=min(services.settings.worker_concurrency, 16))
+    thread = threading.Thread(target=worker.run, name="omnibot-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        worker.stopping.set()
+        services.wakeup.close()
+        thread.join(timeout=services.settings.http_timeout_seconds + 5)
+
+    atexit.register(stop)
+    return worker

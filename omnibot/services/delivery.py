@@ -1,0 +1,213 @@
+"""Use case: one delivery pass over a leased notification: route, rate-limit, send, record, decide.
+
+A pass ends in one of three ways: sent (or failed for good), and the lease is completed; or due
+again later (transient failure, rate limit), and the notification goes back to the queue with its
+next attempt time. Every send and every skip is recorded as an attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from omnibot.domain import routing
+from omnibot.domain.errors import PermanentFailure, TransientFailure
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Channel,
+    ChannelState,
+    Contact,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+)
+from omnibot.domain.retry import RetryPolicy
+from omnibot.ports import (
+    Clock,
+    ContactRepository,
+    DeliveryQueue,
+    Limit,
+    MessengerGateway,
+    NotificationRepository,
+    OutgoingMessage,
+    RateLimiter,
+)
+from omnibot.services import messages, recipients
+
+log = logging.getLogger(__name__)
+
+# The seed's answers, byte for byte, plus ours for a known customer we could not reach.
+SENT_VIA = {Channel.TELEGRAM: "Sent via Telegram", Channel.VIBER: "Sent via Viber"}
+USER_NOT_FOUND = "Failed: User not found"
+NO_REACHABLE_CHANNEL = "Failed: No reachable channel"
+DELIVERY_FAILED = "Failed: Delivery failed"
+QUEUED_FOR_RETRY = "Queued for retry"
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Transient failures on one channel before the next channel is tried: waiting a little for
+    # free Telegram beats paying for Viber at the first timeout.
+    fallback_after: int = 3
+    # A rate-limit wait up to this long is slept through in the sending thread; longer, requeue.
+    max_rate_wait_seconds: float = 1.5
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Which token buckets a send takes from, and which bucket a 429 pauses."""
+
+    for_send: Callable[[Channel, str], Sequence[Limit]]
+    pause_key: Callable[[Channel], str]
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        contacts: ContactRepository,
+        notifications: NotificationRepository,
+        queue: DeliveryQueue,
+        gateways: Mapping[Channel, MessengerGateway],
+        limiter: RateLimiter,
+        limits: RateLimits,
+        clock: Clock,
+        policy: DeliveryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        channel_order: Iterable[Channel] = routing.DEFAULT_ORDER,
+    ) -> None:
+        self._contacts = contacts
+        self._notifications = notifications
+        self._queue = queue
+        self._gateways = dict(gateways)
+        self._limiter = limiter
+        self._limits = limits
+        self._clock = clock
+        self._policy = policy or DeliveryPolicy()
+        self._sleep = sleep
+        self._channel_order = tuple(channel_order)
+
+    def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False) -> Notification:
+        """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
+        (the synchronous trigger, which answers now); workers wait ``fallback_after`` failures.
+        """
+        contact = self._recipient(notification)
+        if contact is None:
+            log.warning("notification.recipient_unknown id=%s", notification.id)
+            return self._finish(notification, owner, NotificationStatus.FAILED, USER_NOT_FOUND)
+        notification.contact_id = contact.id
+        message = render(notification)
+        skips, steps = self._candidates(notification, contact)
+        for skip in skips:
+            self._record(notification, skip.channel, AttemptOutcome.SKIPPED, skip.skip_reason)
+        retry_after: float | None = None
+        for step in steps:
+            wait = self._acquire(step)
+            if wait > 0:
+                log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
+                return self._again(notification, owner, wait)
+            try:
+                receipt = self._gateways[step.channel].send(step.address, message)
+            except PermanentFailure as failure:
+                self._record(notification, step.channel, AttemptOutcome.PERMANENT_FAILURE, failure.reason)
+                if failure.recipient_state:
+                    contact.set_state(step.channel, ChannelState(failure.recipient_state))
+                    self._contacts.update(contact)
+                continue
+            except TransientFailure as failure:
+                self._record(notification, step.channel, AttemptOutcome.TRANSIENT_FAILURE, failure.reason)
+                if failure.retry_after:
+                    self._limiter.pause(self._limits.pause_key(step.channel), failure.retry_after)
+                retry_after = max(retry_after or 0.0, failure.retry_after or 0.0)
+                if fall_back_at_once:
+                    continue
+                break
+            self._record(notification, step.channel, AttemptOutcome.SENT, provider_id=receipt.provider_message_id)
+            notification.channel = step.channel
+            log.info("notification.sent id=%s channel=%s", notification.id, step.channel)
+            return self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[step.channel])
+        return self._retry_or_fail(notification, owner, contact, retry_after)
+
+    def _recipient(self, notification: Notification) -> Contact | None:
+        if notification.contact_id is not None:
+            contact = self._contacts.get(notification.contact_id)
+            if contact is not None:
+                return contact
+        return recipients.resolve(self._contacts, notification.phone, notification.order_id)
+
+    def _candidates(self, notification: Notification,
+                    contact: Contact) -> tuple[list[routing.Step], list[routing.Step]]:
+        """(channels to record as skipped now, channels worth a send in this pass, in order)."""
+        skipped = {a.channel for a in notification.attempts if a.outcome is AttemptOutcome.SKIPPED}
+        skips, usable = [], []
+        for step in routing.plan(contact, self._gateways, notification.channels or self._channel_order):
+            if step.skip_reason:
+                if step.channel not in skipped:
+                    skips.append(step)
+            elif not notification.failures(step.channel, AttemptOutcome.PERMANENT_FAILURE):
+                usable.append(step)
+
+        def transient(step: routing.Step) -> int:
+            return notification.failures(step.channel, AttemptOutcome.TRANSIENT_FAILURE)
+
+        fresh = [s for s in usable if transient(s) < self._policy.fallback_after]
+        return skips, fresh or [s for s in usable if transient(s) < self._policy.retry.max_attempts]
+
+    def _acquire(self, step: routing.Step) -> float:
+        limits = self._limits.for_send(step.channel, step.address)
+        waited = 0.0
+        while (wait := self._limiter.try_acquire(limits)) > 0:
+            if waited + wait > self._policy.max_rate_wait_seconds:
+                return wait
+            self._sleep(wait)
+            waited += wait
+        return 0.0
+
+    def _retry_or_fail(self, notification: Notification, owner: str, contact: Contact,
+                       retry_after: float | None) -> Notification:
+        """After a pass without success: come back later while a channel has retries left."""
+        transient = [a for a in notification.attempts if a.outcome is AttemptOutcome.TRANSIENT_FAILURE]
+        if not transient:
+            tried = any(a.outcome is not AttemptOutcome.SKIPPED for a in notification.attempts)
+            return self._finish(notification, owner, NotificationStatus.FAILED,
+                                DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL)
+        assert notification.created_at is not None
+        too_old = self._clock.now() - notification.created_at >= self._policy.retry.max_age
+        if too_old or not self._candidates(notification, contact)[1]:
+            return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
+        failures = notification.failures(transient[-1].channel, AttemptOutcome.TRANSIENT_FAILURE)
+        return self._again(notification, owner, self._policy.retry.delay(failures, retry_after))
+
+    def _again(self, notification: Notification, owner: str, delay: float) -> Notification:
+        notification.next_attempt_at = self._clock.now() + timedelta(seconds=delay)
+        notification.result = QUEUED_FOR_RETRY
+        if not self._queue.reschedule(notification, owner):
+            log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
+        return notification
+
+    def _finish(self, notification: Notification, owner: str, status: NotificationStatus,
+                result: str) -> Notification:
+        notification.status = status
+        notification.result = result
+        if status is NotificationStatus.FAILED:
+            log.warning("notification.failed id=%s result=%s", notification.id, result)
+        if not self._queue.complete(notification, owner):
+            log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
+        return notification
+
+    def _record(self, notification: Notification, channel: Channel, outcome: AttemptOutcome,
+                error: str | None = None, provider_id: str | None = None) -> None:
+        attempt = DeliveryAttempt(channel, outcome, error=error, provider_message_id=provider_id,
+                                  created_at=self._clock.now())
+        notification.attempts.append(attempt)
+        self._notifications.add_attempt(notification.id, attempt)
+
+
+def render(notification: Notification) -> OutgoingMessage:
+    if notification.text is not None:
+        return messages.free_text(notification.text)
+    return messages.order_ready(notification.order_id, notification.items)
+

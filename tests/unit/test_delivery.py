@@ -1,0 +1,155 @@
+"""The worker's delivery passes: backoff, fallback after repeated failures, 429 pauses, rate limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from omnibot.domain.errors import IdempotencyConflict, PermanentFailure, TransientFailure
+from omnibot.domain.model import AttemptOutcome, Channel, ChannelState, Contact, NotificationStatus
+from omnibot.services.notify import NotificationRequest
+from tests.unit.conftest import PHONE, World
+
+OWNER = "worker:test"
+
+
+def submit(world: World, **fields: object) -> str:
+    request = NotificationRequest(phone=PHONE, order_id="ORD-1", items=["Laptop"])
+    for name, value in fields.items():
+        object.__setattr__(request, name, value)
+    notification, created = world.notifier.submit(request)
+    assert created
+    return notification.id
+
+
+def one_pass(world: World) -> list[str]:
+    """Claim whatever is due and deliver it; the results."""
+    return [world.engine.deliver(n, OWNER).result or "" for n in world.queue.claim(OWNER, 100, 60)]
+
+
+def test_submitted_notifications_wait_for_a_worker(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    notification_id = submit(world)
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.QUEUED
+    assert world.telegram.sent == []
+    assert one_pass(world) == ["Sent via Telegram"]
+    assert one_pass(world) == []  # nothing left, nothing sent twice
+
+
+def test_transient_failures_back_off_exponentially_then_fall_back(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.telegram.failure = TransientFailure("telegram: HTTP 502")
+    notification_id = submit(world)
+
+    assert one_pass(world) == ["Queued for retry"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.next_attempt_at == world.clock.now() + timedelta(seconds=2)
+    assert one_pass(world) == []  # not due yet: no hammering
+    world.clock.advance(2)
+    assert one_pass(world) == ["Queued for retry"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.next_attempt_at == world.clock.now() + timedelta(seconds=4)
+    world.clock.advance(4)
+    # Two transient failures on Telegram (fallback_after=2): Viber now.
+    assert one_pass(world) == ["Sent via Viber"]
+    assert world.viber.sent
+
+
+def test_retries_run_out_and_the_notification_fails(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.telegram.failure = TransientFailure("telegram: timed out")
+    notification_id = submit(world)
+    results = []
+    for _ in range(10):
+        world.clock.advance(3600)
+        results += one_pass(world)
+    assert results == ["Queued for retry"] * 3 + ["Failed: Delivery failed"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.FAILED
+    assert stored.failures(Channel.TELEGRAM, AttemptOutcome.TRANSIENT_FAILURE) == 4
+
+
+def test_a_notification_too_old_fails_instead_of_retrying(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.telegram.failure = TransientFailure("telegram: timed out")
+    submit(world)
+    world.clock.advance(25 * 3600)
+    assert one_pass(world) == ["Failed: Delivery failed"]
+
+
+def test_429_pauses_the_bot_for_retry_after(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.telegram.failure = TransientFailure("telegram 429: Too Many Requests: retry after 30", retry_after=30)
+    notification_id = submit(world)
+    assert one_pass(world) == ["Queued for retry"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.next_attempt_at == world.clock.now() + timedelta(seconds=30)
+    assert world.limiter.paused() == {"telegram": 30.0}
+    world.telegram.failure = None
+    world.clock.advance(30)
+    assert one_pass(world) == ["Sent via Telegram"]
+
+
+def test_a_rate_limited_chat_waits_briefly_in_thread_or_requeues(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    first, second = submit(world), submit(world)
+    assert one_pass(world) == ["Sent via Telegram", "Sent via Telegram"]
+    # One message a second to a chat: the second send waited a second for its token.
+    assert world.slept == [1.0]
+    assert [world.notifications.get(i).status for i in (first, second)] == [NotificationStatus.SENT] * 2  # type: ignore[union-attr]
+
+
+def test_a_long_rate_limit_wait_goes_back_to_the_queue_without_an_attempt(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.limiter.pause("telegram", 20)
+    notification_id = submit(world)
+    assert one_pass(world) == ["Queued for retry"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.attempts == []
+    assert world.telegram.sent == []
+
+
+def test_permanent_failure_falls_back_at_once_and_marks_the_channel(world: World) -> None:
+    contact = world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.telegram.failure = PermanentFailure("telegram 403: Forbidden: bot was blocked by the user",
+                                              recipient_state=ChannelState.BLOCKED)
+    submit(world)
+    assert one_pass(world) == ["Sent via Viber"]
+    assert contact.id is not None
+    stored_contact = world.contacts.get(contact.id)
+    assert stored_contact is not None and stored_contact.telegram_state is ChannelState.BLOCKED
+
+
+def test_the_shops_channel_order_is_honoured(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    submit(world, channels=[Channel.VIBER, Channel.TELEGRAM])
+    assert one_pass(world) == ["Sent via Viber"]
+
+
+def test_free_text_is_sent_escaped(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    submit(world, text="Pickup <today> & tomorrow", event="text")
+    one_pass(world)
+    [(_, message)] = world.telegram.sent
+    assert message.html == "Pickup &lt;today&gt; &amp; tomorrow"
+
+
+def test_an_expired_lease_is_claimed_again(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    submit(world)
+    assert len(world.queue.claim("worker:dead", 10, 60)) == 1
+    assert world.queue.claim(OWNER, 10, 60) == []
+    world.clock.advance(61)
+    [again] = world.queue.claim(OWNER, 10, 60)
+    assert world.engine.deliver(again, OWNER).result == "Sent via Telegram"
+
+
+def test_idempotency_key_replays_and_refuses_a_different_body(world: World) -> None:
+    request = NotificationRequest(phone=PHONE, order_id="ORD-1", items=["Laptop"])
+    first, created = world.notifier.submit(request, idempotency_key="k1")
+    again, created_again = world.notifier.submit(request, idempotency_key="k1")
+    assert created and not created_again and again.id == first.id
+    with pytest.raises(IdempotencyConflict):
+        world.notifier.submit(NotificationRequest(phone=PHONE, order_id="ORD-2"), idempotency_key="k1")
