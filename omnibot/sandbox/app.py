@@ -1,0 +1,51 @@
+"""``create_app``: one sandbox (one Telegram bot, one Viber account, their customers) per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from omnibot.sandbox import actions, control, errors, telegram_api, viber_api
+from omnibot.sandbox.config import SandboxConfig
+from omnibot.sandbox.dispatch import Dispatcher
+from omnibot.sandbox.state import SandboxState
+from omnibot.sandbox.telegram_api import TelegramBot
+from omnibot.sandbox.telegram_customer import TelegramCustomers
+from omnibot.sandbox.viber_api import ViberBot
+from omnibot.sandbox.viber_customer import ViberCustomers
+from omnibot.sandbox.webhooks import WebhookPoster
+
+EXTENSION = "omnibot_sandbox"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The parts of one running sandbox; ``app.extensions["omnibot_sandbox"]`` holds it."""
+
+    config: SandboxConfig
+    state: SandboxState
+    dispatcher: Dispatcher
+    telegram: TelegramBot
+    viber: ViberBot
+
+
+def create_app(config: SandboxConfig | None = None) -> Flask:
+    config = config or SandboxConfig()
+    state = SandboxState(log_size=config.request_log_size)
+    dispatcher = Dispatcher(state)
+    poster = WebhookPoster(config.webhook_timeout)
+    telegram = TelegramBot(config, state, dispatcher)
+    viber = ViberBot(config, state, dispatcher, poster)
+
+    app = Flask(__name__, static_folder=None)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = Sandbox(config, state, dispatcher, telegram, viber)
+    app.register_blueprint(telegram_api.blueprint(telegram))
+    app.register_blueprint(viber_api.blueprint(viber))
+    app.register_blueprint(control.blueprint(config, state))
+    app.register_blueprint(actions.blueprint(
+        config, state, TelegramCustomers(config, state, telegram, poster), ViberCustomers(state, viber)))
+    errors.register(app)
+    return app
