@@ -1,0 +1,138 @@
+"""The delivery queue on SQLite and PostgreSQL: leases, disjoint claims, idempotency, wake-ups."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from omnibot.adapters.db.queue import SqlDeliveryQueue
+from omnibot.adapters.db.repository import SqlNotificationRepository
+from omnibot.adapters.wakeup import PostgresWakeup
+from omnibot.domain.errors import IdempotencyConflict
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
+from tests.fakes import ManualClock
+
+
+def new(order: str = "ORD-1") -> Notification:
+    return Notification(id=str(uuid.uuid4()), phone="+380501234567", order_id=order, items=["Laptop"])
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def queue(engine: Engine, clock: ManualClock) -> SqlDeliveryQueue:
+    return SqlDeliveryQueue(engine, clock.now)
+
+
+def test_enqueued_is_claimed_once_and_leased(queue: SqlDeliveryQueue, clock: ManualClock) -> None:
+    notification, created = queue.enqueue(new())
+    assert created and notification.status is NotificationStatus.QUEUED
+    [claimed] = queue.claim("w1", 10, lease_seconds=60)
+    assert claimed.id == notification.id and claimed.status is NotificationStatus.SENDING
+    assert queue.claim("w2", 10, lease_seconds=60) == []
+    clock.advance(61)
+    [reclaimed] = queue.claim("w2", 10, lease_seconds=60)
+    assert reclaimed.id == notification.id
+    # The first owner lost its lease: its late outcome is refused.
+    claimed.status = NotificationStatus.SENT
+    assert not queue.complete(claimed, "w1")
+    reclaimed.status = NotificationStatus.SENT
+    assert queue.complete(reclaimed, "w2")
+    assert queue.claim("w3", 10, lease_seconds=60) == []
+
+
+def test_rescheduled_waits_for_its_time(queue: SqlDeliveryQueue, clock: ManualClock) -> None:
+    queue.enqueue(new())
+    [claimed] = queue.claim("w1", 10, 60)
+    claimed.next_attempt_at = clock.now() + timedelta(seconds=30)
+    assert queue.reschedule(claimed, "w1")
+    assert queue.claim("w1", 10, 60) == []
+    clock.advance(31)
+    assert [n.id for n in queue.claim("w1", 10, 60)] == [claimed.id]
+
+
+def test_release_gives_leased_work_back(queue: SqlDeliveryQueue) -> None:
+    ids = [queue.enqueue(new())[0].id for _ in range(3)]
+    claimed = queue.claim("w1", 10, 600)
+    assert sorted(n.id for n in claimed) == sorted(ids)
+    assert queue.release(ids, "someone-else") == 0
+    assert queue.release(ids, "w1") == 3
+    assert len(queue.claim("w2", 10, 600)) == 3
+
+
+def test_concurrent_claims_are_disjoint(queue: SqlDeliveryQueue) -> None:
+    ids = {queue.enqueue(new())[0].id for _ in range(200)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def drain(owner: str) -> None:
+        while batch := queue.claim(owner, 7, 600):
+            with lock:
+                claimed.extend(n.id for n in batch)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(drain, ["w1", "w2", "w3", "w4"]))
+    assert len(claimed) == len(set(claimed)) == 200
+    assert set(claimed) == ids
+
+
+def test_idempotency_key_under_concurrency_creates_exactly_one(queue: SqlDeliveryQueue) -> None:
+    def submit(_: int) -> tuple[str, bool]:
+        notification, created = queue.enqueue(new(), idempotency_key="same-key", fingerprint="f1")
+        return notification.id, created
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(submit, range(16)))
+    assert sum(created for _, created in results) == 1
+    assert len({notification_id for notification_id, _ in results}) == 1
+    with pytest.raises(IdempotencyConflict):
+        queue.enqueue(new(), idempotency_key="same-key", fingerprint="other")
+
+
+def test_forgotten_keys_can_name_a_new_request(queue: SqlDeliveryQueue, clock: ManualClock) -> None:
+    first, _ = queue.enqueue(new(), idempotency_key="k", fingerprint="f1")
+    clock.advance(3600)
+    assert queue.forget_idempotency_keys(clock.now()) == 1
+    second, created = queue.enqueue(new(), idempotency_key="k", fingerprint="f2")
+    assert created and second.id != first.id
+
+
+def test_receipts_move_status_forward_only(queue: SqlDeliveryQueue, engine: Engine, clock: ManualClock) -> None:
+    notification, _ = queue.enqueue(new())
+    [claimed] = queue.claim("w1", 1, 60)
+    SqlNotificationRepository(engine, now=clock.now).add_attempt(
+        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id="555"))
+    claimed.status = NotificationStatus.SENT
+    queue.complete(claimed, "w1")
+    seen = queue.record_receipt(Channel.VIBER, "555", NotificationStatus.SEEN)
+    assert seen is not None and seen.status is NotificationStatus.SEEN
+    late = queue.record_receipt(Channel.VIBER, "555", NotificationStatus.DELIVERED)
+    assert late is not None and late.status is NotificationStatus.SEEN
+    assert queue.record_receipt(Channel.VIBER, "404", NotificationStatus.SEEN) is None
+
+
+def test_depth_counts_waiting_work(queue: SqlDeliveryQueue) -> None:
+    assert queue.depth() == (0, None)
+    first, _ = queue.enqueue(new())
+    queue.enqueue(new())
+    count, oldest = queue.depth()
+    assert count == 2 and oldest == first.created_at
+
+
+def test_postgres_enqueue_wakes_a_listening_worker(migrated_postgres_engine: Engine, clock: ManualClock) -> None:
+    engine = migrated_postgres_engine
+    wakeup = PostgresWakeup(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        assert wakeup.wait(0.1) is False  # connects and listens; nothing yet
+        SqlDeliveryQueue(engine, clock.now).enqueue(new())
+        assert wakeup.wait(5.0) is True
+    finally:
+        wakeup.close()
