@@ -1,0 +1,176 @@
+"""The delivery engine under real faults: real PostgreSQL, real `omnibot worker` processes, the sandbox."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PostgresServer
+from tests.e2e.conftest import API_KEY
+from tests.e2e.engine_stack import EngineStack, start_engine_stack
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def engine_stack(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineStack]:
+    workdir = tmp_path_factory.mktemp("engine")
+    stack, processes = start_engine_stack(postgres_server.create_database(), workdir)
+    try:
+        yield stack
+    finally:
+        stack.stop_workers()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        stack.database.dispose()
+
+
+@pytest.fixture
+def stack(engine_stack: EngineStack) -> Iterator[EngineStack]:
+    engine_stack.reset()
+    yield engine_stack
+    engine_stack.stop_workers()
+
+
+def orders_received(stack: EngineStack, customers: list[tuple[str, str]]) -> Counter[str]:
+    """How many times each order id arrived, over every customer's Telegram chat."""
+    received: Counter[str] = Counter()
+    for customer, _ in customers:
+        for message in stack.sandbox.get(f"/sandbox/customers/{customer}/messages",
+                                         params={"channel": "telegram"}).json():
+            for word in str(message["text"]).split():
+                if word.startswith("K-"):
+                    received[word] += 1
+    return received
+
+
+def delivered(stack: EngineStack) -> int:
+    return int(stack.stats()["delivered"]["telegram"])  # type: ignore[index]
+
+
+def test_kill_9_loses_nothing_and_duplicates_only_what_was_in_flight(stack: EngineStack) -> None:
+    customers = stack.linked_customers(50)
+    stack.faults(latency={"fixed_ms": 50})
+    orders = [(customers[i % 50][1], f"K-{i:05d}") for i in range(2000)]
+    ids = stack.submit_many(orders)
+    worker = stack.start_worker(WORKER_CONCURRENCY="32")
+    stack.wait_for(lambda: delivered(stack) >= 400, 60, "first deliveries")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    stack.workers.clear()
+    stack.start_worker(WORKER_CONCURRENCY="32")
+    stack.wait_for(lambda: stack.statuses().get("sent") == len(ids), 120, "every notification sent")
+
+    received = orders_received(stack, customers)
+    assert set(received) == {order for _, order in orders}  # nothing lost
+    duplicates = sum(received.values()) - len(orders)
+    assert 0 <= duplicates <= 32  # at most what one worker had in flight at the kill
+
+
+def test_provider_outage_backs_off_then_everything_arrives(stack: EngineStack) -> None:
+    customers = stack.linked_customers(10)
+    stack.faults(outage={"channel": "telegram", "mode": "5xx", "seconds": 4})
+    orders = [(customers[i % 10][1], f"K-{uuid.uuid4().hex[:6]}") for i in range(50)]
+    ids = stack.submit_many(orders)
+    stack.start_worker()
+    stack.wait_for(lambda: stack.statuses().get("sent") == len(ids), 60, "delivery after the outage")
+    stats = stack.stats()
+    # Backoff: 0.2 s doubling with jitter gives each notification at most ~6 tries in a 4 s window;
+    # retrying without backoff would have sent thousands.
+    assert 0 < int(stats["outage_hits"]) <= 50 * 7  # type: ignore[arg-type]
+    assert set(orders_received(stack, customers)) == {order for _, order in orders}
+
+
+def test_no_request_reaches_a_token_paused_by_429_before_retry_after(stack: EngineStack) -> None:
+    [customer] = stack.linked_customers(1)
+    stack.faults(rate_limits={"enforce": True, "telegram_per_second": 30, "telegram_per_chat_per_second": 1})
+    stack.sandbox.post("/sandbox/stats/reset")
+    ids = stack.submit_many([(customer[1], f"K-{i}") for i in range(4)])
+    stack.start_worker()
+    stack.wait_for(lambda: stack.statuses().get("sent") == len(ids), 60, "all sent despite 429s")
+    log = stack.sandbox.get("/sandbox/requests", params={"channel": "telegram"}).json()["requests"]
+    sends = [r for r in log if r["method"].lower() == "sendmessage"]
+    refused = [r for r in sends if r.get("error_code") == 429]
+    assert refused, "the sandbox never answered 429: the test proves nothing"
+    for hit in refused:
+        at = datetime.fromisoformat(hit["at"].replace("Z", "+00:00"))
+        retry_after = float(hit.get("retry_after") or 1)
+        later = [datetime.fromisoformat(r["at"].replace("Z", "+00:00")) for r in sends
+                 if datetime.fromisoformat(r["at"].replace("Z", "+00:00")) > at]
+        assert all((t - at).total_seconds() >= retry_after - 0.05 for t in later)
+
+
+def test_blocked_on_telegram_is_delivered_by_viber_and_the_channel_marked(stack: EngineStack) -> None:
+    [(customer, phone)] = stack.linked_customers(1)
+    order = f"K-{uuid.uuid4().hex[:6]}"
+    for action, body in (("open-link", {"url": f"viber://pa?chatURI=omnibotsandbox&context={order}"}),
+                         ("viber/share-contact", {})):
+        stack.sandbox.post(f"/sandbox/customers/{customer}/{action}", json=body).raise_for_status()
+    stack.sandbox.post(f"/sandbox/customers/{customer}/telegram/block", params={"silent": "1"})
+    [notification_id] = stack.submit_many([(phone, order)])
+    stack.start_worker()
+    stack.wait_for(lambda: stack.statuses().get("sent") == 1, 30, "fallback delivery")
+    view = stack.api.get(f"/v1/notifications/{notification_id}", headers={"X-Internal-API-Key": API_KEY}).json()
+    assert (view["status"], view["channel"]) == ("sent", "viber")
+    assert [(a["channel"], a["outcome"]) for a in view["attempts"]] == [
+        ("telegram", "permanent_failure"), ("viber", "sent")]
+    with stack.database.connect() as connection:
+        state = connection.execute(sa.text("SELECT telegram_state FROM contacts WHERE phone = :p"),
+                                   {"p": phone}).scalar()
+    assert state == "blocked"
+
+
+def test_concurrent_requests_with_one_idempotency_key_make_one_notification(stack: EngineStack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = f"idem-{uuid.uuid4().hex}"
+    body = {"phone": "+380501112233", "order_id": "ORD-IDEM", "items": ["Laptop"]}
+
+    def post(_: int) -> tuple[int, str]:
+        answer = stack.api.post("/v1/notifications", json=body,
+                                headers={"X-Internal-API-Key": API_KEY, "Idempotency-Key": key})
+        return answer.status_code, answer.json()["id"]
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(post, range(24)))
+    assert sorted(code for code, _ in answers) == [200] * 23 + [202]
+    assert len({notification_id for _, notification_id in answers}) == 1
+    assert sum(stack.statuses().values()) == 1
+    different = stack.api.post("/v1/notifications", json={**body, "items": ["Mouse"]},
+                               headers={"X-Internal-API-Key": API_KEY, "Idempotency-Key": key})
+    assert different.status_code == 422
+    assert different.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_database_loss_is_503_and_nothing_accepted_is_lost(stack: EngineStack, postgres_server: PostgresServer) -> None:
+    customers = stack.linked_customers(5)
+    stack.faults(latency={"fixed_ms": 20})
+    before = stack.submit_many([(customers[i % 5][1], f"K-{uuid.uuid4().hex[:6]}") for i in range(100)])
+    stack.start_worker()
+    name = stack.database.url.database
+    admin = postgres_server._admin  # noqa: SLF001 - the test server's admin connection
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                       "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+        refused = stack.submit(customers[0][1], "K-during-outage")
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "database_unavailable"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    after = stack.submit_many([(customers[i % 5][1], f"K-{uuid.uuid4().hex[:6]}") for i in range(20)])
+    total = len(before) + len(after)
+    stack.wait_for(lambda: stack.statuses().get("sent") == total, 90, "everything sent after the database came back")
+    assert all(worker.poll() is None for worker in stack.workers)  # the worker lived through it
+
+
