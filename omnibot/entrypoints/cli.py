@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -59,7 +60,9 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option("--concurrency", type=int, default=None,
               help="Sends in flight at once (default WORKER_CONCURRENCY, 64).")
-def worker(concurrency: int | None) -> None:
+@click.option("--heartbeat-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Touch this file every few seconds while healthy (for container health checks).")
+def worker(concurrency: int | None, heartbeat_file: Path | None) -> None:
     """Deliver queued notifications: retries, rate limits, fallback. Run as many as you like."""
     from omnibot import bootstrap, logging_setup
     from omnibot.entrypoints.worker_process import run_forever
@@ -72,7 +75,7 @@ def worker(concurrency: int | None) -> None:
     if not settings.redis_url and not services.embedded:
         click.echo("note: REDIS_URL is not set: rate limits hold per worker process, not across them.",
                    err=True)
-    run_forever(services, concurrency)
+    run_forever(services, concurrency, heartbeat_file)
 
 
 @main.group()

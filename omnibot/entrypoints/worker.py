@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,7 +46,7 @@ class WorkerConfig:
 class Worker:
     def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, wakeup: Wakeup, config: WorkerConfig,
                  owner: str | None = None, housekeeping: Callable[[], None] | None = None,
-                 housekeeping_seconds: float = 300.0) -> None:
+                 housekeeping_seconds: float = 300.0, heartbeat: Path | None = None) -> None:
         self._queue = queue
         self._engine = engine
         self._wakeup = wakeup
@@ -54,6 +55,8 @@ class Worker:
         self._housekeeping = housekeeping
         self._housekeeping_seconds = housekeeping_seconds
         self.stopping = threading.Event()
+        self._heartbeat = heartbeat
+        self._last_beat = 0.0
 
     def run(self) -> None:
         """Deliver until ``stopping`` is set, then drain: finish in-flight sends, release the rest."""
@@ -73,6 +76,7 @@ class Worker:
                     elif len(claimed) < min(free, self._config.batch_size):
                         self._wakeup.wait(self._config.poll_seconds)  # the queue is drained for now
                     next_housekeeping = self._maybe_housekeep(next_housekeeping)
+                    self._beat()
             finally:
                 self._drain(pool, inflight)
         log.info("worker.stopped owner=%s", self.owner)
@@ -101,6 +105,13 @@ class Worker:
         except SQLAlchemyError:
             released = 0  # their leases expire and another worker takes them
         log.info("worker.drained finished=%d released=%d", len(inflight) - len(not_started), released)
+
+    def _beat(self) -> None:
+        """Touch the heartbeat file: a container health check reads its age."""
+        now = time.monotonic()
+        if self._heartbeat is not None and now - self._last_beat >= 5:
+            self._heartbeat.touch()
+            self._last_beat = now
 
     def _maybe_housekeep(self, due: float) -> float:
         now = time.monotonic()

@@ -6,6 +6,7 @@ import atexit
 import logging
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from omnibot import bootstrap
@@ -14,17 +15,17 @@ from omnibot.entrypoints.worker import Worker, WorkerConfig
 log = logging.getLogger(__name__)
 
 
-def make_worker(services: bootstrap.Services, concurrency: int | None = None) -> Worker:
+def make_worker(services: bootstrap.Services, concurrency: int | None = None, heartbeat: Path | None = None) -> Worker:
     settings = services.settings
     config = WorkerConfig(concurrency=concurrency or settings.worker_concurrency,
                           lease_seconds=settings.lease_seconds)
     return Worker(services.queue, services.delivery, services.wakeup, config,
-                  housekeeping=lambda: bootstrap.housekeeping(services))
+                  housekeeping=lambda: bootstrap.housekeeping(services), heartbeat=heartbeat)
 
 
-def run_forever(services: bootstrap.Services, concurrency: int | None = None) -> None:
+def run_forever(services: bootstrap.Services, concurrency: int | None = None, heartbeat: Path | None = None) -> None:
     """The ``omnibot worker`` process: SIGTERM and SIGINT stop it gracefully."""
-    worker = make_worker(services, concurrency)
+    worker = make_worker(services, concurrency, heartbeat)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("worker.stopping signal=%s", signal.Signals(signum).name)
