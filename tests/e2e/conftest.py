@@ -96,6 +96,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                    cwd=workdir, capture_output=True)
     processes = [_omnibot(["sandbox", "--port", str(sandbox_port)], env, sandbox_log)]
     processes.append(_omnibot(["serve", "--host", "127.0.0.1", "--port", str(api_port)], env, api_log))
+    if request.param == "postgres":  # SQLite runs its worker inside `omnibot serve`
+        processes.append(_omnibot(["worker"], env, workdir / "worker.log"))
     try:
         wait_until_up(f"http://127.0.0.1:{sandbox_port}/sandbox/customers", processes[0], sandbox_log)
         wait_until_up(f"http://127.0.0.1:{api_port}/healthz", processes[1], api_log)

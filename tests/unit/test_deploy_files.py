@@ -27,7 +27,8 @@ def test_every_omnibot_service_reads_env_and_the_seed_database_url() -> None:
     services = compose()["services"]
     for name in ("bot", "worker", "migrate"):
         assert services[name]["env_file"] == ".env"
-        assert services[name]["environment"]["DATABASE_URL"] == "postgresql://viber_admin:secret@db:5432/viber_bot_db"
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"] == "postgresql://viber_admin:secret@db:5432/viber_bot_db"
 
 
 def test_start_order_waits_for_health_and_migrations() -> None:

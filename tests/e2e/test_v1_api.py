@@ -1,0 +1,66 @@
+"""The queued API end to end: accepted, delivered by a worker (in-process on SQLite), tracked."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from tests.e2e.conftest import API_KEY, Stack
+from tests.e2e.test_seed_flow import TELEGRAM_LINK
+
+HEADERS = {"X-Internal-API-Key": API_KEY}
+
+
+def wait_for_status(stack: Stack, location: str, wanted: set[str], seconds: float = 20) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while True:
+        view: dict[str, object] = stack.api.get(location, headers=HEADERS).json()
+        if view["status"] in wanted or time.monotonic() > deadline:
+            return view
+        time.sleep(0.1)
+
+
+def test_accepted_notification_is_delivered_and_tracked(stack: Stack) -> None:
+    customer, phone = stack.customer()
+    order = f"ORD-{uuid.uuid4().hex[:8]}"
+    stack.act(customer, "open-link", url=TELEGRAM_LINK.format(order=order))
+    stack.act(customer, "telegram/share-contact")
+
+    accepted = stack.api.post("/v1/notifications", headers=HEADERS,
+                              json={"phone": phone, "order_id": order, "items": ["Kettle"]})
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "queued"
+    view = wait_for_status(stack, accepted.headers["Location"], {"sent", "failed"})
+
+    assert (view["status"], view["channel"], view["result"]) == ("sent", "telegram", "Sent via Telegram")
+    assert [a["outcome"] for a in view["attempts"]] == ["sent"]  # type: ignore[union-attr]
+    assert "Kettle" in str(stack.messages(customer, "telegram")[-1]["text"])
+
+
+def test_free_text_to_an_order_account(stack: Stack) -> None:
+    customer, _ = stack.customer()
+    order = f"ORD-{uuid.uuid4().hex[:8]}"
+    stack.act(customer, "open-link", url=TELEGRAM_LINK.format(order=order))
+    accepted = stack.api.post("/v1/notifications", headers=HEADERS,
+                              json={"order_id": order, "text": "Courier at 14:00 <today> & tomorrow"})
+    assert accepted.status_code == 202
+    assert wait_for_status(stack, accepted.headers["Location"], {"sent", "failed"})["status"] == "sent"
+    assert stack.messages(customer, "telegram")[-1]["text"] == "Courier at 14:00 <today> & tomorrow"
+
+
+def test_unknown_recipient_fails_with_the_seed_reason(stack: Stack) -> None:
+    accepted = stack.api.post("/v1/notifications", headers=HEADERS, json={"phone": "+380639998877"})
+    view = wait_for_status(stack, accepted.headers["Location"], {"sent", "failed"})
+    assert (view["status"], view["result"]) == ("failed", "Failed: User not found")
+
+
+def test_v1_validation(stack: Stack) -> None:
+    nobody = stack.api.post("/v1/notifications", headers=HEADERS, json={"items": ["x"]})
+    assert nobody.status_code == 400 and "phone or order_id" in nobody.json()["error"]["message"]
+    unknown_field = stack.api.post("/v1/notifications", headers=HEADERS, json={"phone": "+380501234567", "x": 1})
+    assert unknown_field.status_code == 400 and unknown_field.json()["error"]["field"] == "x"
+    bad_channel = stack.api.post("/v1/notifications", headers=HEADERS,
+                                 json={"phone": "+380501234567", "channels": ["sms"]})
+    assert bad_channel.status_code == 400 and bad_channel.json()["error"]["field"] == "channels[0]"
+    missing = stack.api.get(f"/v1/notifications/{uuid.uuid4()}", headers=HEADERS)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
