@@ -42,7 +42,8 @@ def test_start_order_waits_for_health_and_migrations() -> None:
 
 def test_database_credentials_match_the_seed_url() -> None:
     db = compose()["services"]["db"]["environment"]
-    assert (db["POSTGRES_USER"], db["POSTGRES_PASSWORD"], db["POSTGRES_DB"]) == ("viber_admin", "secret", "viber_bot_db")
+    credentials = (db["POSTGRES_USER"], db["POSTGRES_PASSWORD"], db["POSTGRES_DB"])
+    assert credentials == ("viber_admin", "secret", "viber_bot_db")
 
 
 def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
