@@ -10,8 +10,10 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.engine import Engine
 
+from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db.engine import database_url, make_engine
+from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.adapters.ratelimit import make_rate_limiter
@@ -22,6 +24,7 @@ from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
 from omnibot.entrypoints.worker import worker_name
 from omnibot.ports import Limit, MessengerGateway, RateLimiter
+from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.linking import Linking
 from omnibot.services.notify import Notifier
@@ -42,6 +45,7 @@ class Services:
     telegram: TelegramGateway | None
     viber: ViberGateway | None
     limiter: RateLimiter
+    callbacks: StatusCallbacks
     wakeup: LocalWakeup | PostgresWakeup
     http: httpx.Client
 
@@ -118,8 +122,11 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         fallback_after=settings.fallback_after_failures,
     )
     notifications = SqlNotificationRepository(engine, now=clock.now)
-    delivery = DeliveryEngine(contacts, notifications, queue, gateways,
-                              limiter, rate_limits(settings), clock, policy)
+    callbacks = StatusCallbacks(
+        SqlCallbackOutbox(engine, clock.now), HttpCallbackTransport(http), settings.callback_secret(), clock,
+        default_url=None if settings.status_webhook_url is None else str(settings.status_webhook_url))
+    delivery = DeliveryEngine(contacts, notifications, queue, gateways, limiter, rate_limits(settings), clock,
+                              policy, on_status=callbacks.status_changed)
     return Services(
         settings=settings,
         engine=engine,
@@ -131,6 +138,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         telegram=telegram,
         viber=viber,
         limiter=limiter,
+        callbacks=callbacks,
         wakeup=wakeup,
         http=http,
     )

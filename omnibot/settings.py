@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=64, ge=1, le=1024)
     lease_seconds: float = Field(default=120.0, ge=5)
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    status_webhook_url: AnyHttpUrl | None = None
+    status_webhook_secret: SecretStr | None = None
 
     @field_validator("internal_api_key", mode="before")
     @classmethod
@@ -95,6 +97,11 @@ class Settings(BaseSettings):
             problems.append("TELEGRAM_BOT_TOKEN / VIBER_AUTH_TOKEN: set at least one messenger's token")
         if problems:
             raise ConfigurationError(problems)
+
+    def callback_secret(self) -> str:
+        """Key of the status callbacks' signature: its own secret, else the first API key."""
+        own = self.secret("status_webhook_secret")
+        return own or (self.api_keys() or [""])[0]
 
     def api_keys(self) -> list[str]:
         return [key.get_secret_value() for key in self.internal_api_key]

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from omnibot import bootstrap
 from omnibot.entrypoints.worker import Worker, WorkerConfig
 
@@ -23,6 +25,24 @@ def make_worker(services: bootstrap.Services, concurrency: int | None = None, he
                   housekeeping=lambda: bootstrap.housekeeping(services), heartbeat=heartbeat)
 
 
+def start_callbacks(services: bootstrap.Services, stopping: threading.Event) -> threading.Thread:
+    """A thread that POSTs due status callbacks to the shop until ``stopping`` is set."""
+
+    def loop() -> None:
+        while not stopping.is_set():
+            try:
+                sent = services.callbacks.send_due()
+            except SQLAlchemyError as exc:
+                log.warning("callback.claim_failed error=%s", type(exc).__name__)
+                sent = 0
+            if not sent:
+                stopping.wait(1.0)
+
+    thread = threading.Thread(target=loop, name="omnibot-callbacks", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_forever(services: bootstrap.Services, concurrency: int | None = None, heartbeat: Path | None = None) -> None:
     """The ``omnibot worker`` process: SIGTERM and SIGINT stop it gracefully."""
     worker = make_worker(services, concurrency, heartbeat)
@@ -34,6 +54,7 @@ def run_forever(services: bootstrap.Services, concurrency: int | None = None, he
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    start_callbacks(services, worker.stopping)
     try:
         worker.run()
     finally:
@@ -45,6 +66,7 @@ def start_in_process(services: bootstrap.Services) -> Worker:
     worker = make_worker(services, concurrency=min(services.settings.worker_concurrency, 16))
     thread = threading.Thread(target=worker.run, name="omnibot-worker", daemon=True)
     thread.start()
+    start_callbacks(services, worker.stopping)
 
     def stop() -> None:
         worker.stopping.set()

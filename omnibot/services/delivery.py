@@ -78,6 +78,7 @@ class DeliveryEngine:
         policy: DeliveryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         channel_order: Iterable[Channel] = routing.DEFAULT_ORDER,
+        on_status: Callable[[Notification], None] | None = None,
     ) -> None:
         self._contacts = contacts
         self._notifications = notifications
@@ -89,6 +90,7 @@ class DeliveryEngine:
         self._policy = policy or DeliveryPolicy()
         self._sleep = sleep
         self._channel_order = tuple(channel_order)
+        self._on_status = on_status
 
     def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False) -> Notification:
         """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
@@ -196,6 +198,8 @@ class DeliveryEngine:
             log.warning("notification.failed id=%s result=%s", notification.id, result)
         if not self._queue.complete(notification, owner):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
+        elif self._on_status is not None:
+            self._on_status(notification)
         return notification
 
     def _record(self, notification: Notification, channel: Channel, outcome: AttemptOutcome,

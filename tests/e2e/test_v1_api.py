@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 import uuid
 
 from tests.e2e.conftest import API_KEY, Stack
 from tests.e2e.test_seed_flow import TELEGRAM_LINK
+from tests.sandbox_helpers import webhook_receiver
 
 HEADERS = {"X-Internal-API-Key": API_KEY}
 
@@ -64,3 +68,22 @@ def test_v1_validation(stack: Stack) -> None:
     assert bad_channel.status_code == 400 and bad_channel.json()["error"]["field"] == "channels[0]"
     missing = stack.api.get(f"/v1/notifications/{uuid.uuid4()}", headers=HEADERS)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_status_callback_reaches_the_shop_signed(stack: Stack) -> None:
+    customer, phone = stack.customer()
+    order = f"ORD-{uuid.uuid4().hex[:8]}"
+    stack.act(customer, "open-link", url=TELEGRAM_LINK.format(order=order))
+    stack.act(customer, "telegram/share-contact")
+    with webhook_receiver() as shop:
+        accepted = stack.api.post("/v1/notifications", headers=HEADERS,
+                                  json={"phone": phone, "order_id": order, "callback_url": shop.url})
+        deadline = time.monotonic() + 20
+        while not shop.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+    [callback] = shop.requests
+    # The stack has no STATUS_WEBHOOK_SECRET: the first API key signs.
+    expected = "sha256=" + hmac.new(API_KEY.encode(), callback.body, hashlib.sha256).hexdigest()
+    assert callback.headers["X-Omnibot-Signature"] == expected
+    payload = json.loads(callback.body)
+    assert (payload["notification_id"], payload["status"]) == (accepted.json()["id"], "sent")

@@ -96,7 +96,10 @@ def _handle_telegram(
 def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, OutgoingMessage] | None:
     linking = services.linking
     if callback.event in _RECEIPTS and callback.message_token is not None:
-        services.queue.record_receipt(Channel.VIBER, str(callback.message_token), _RECEIPTS[callback.event])
+        status = _RECEIPTS[callback.event]
+        updated = services.queue.record_receipt(Channel.VIBER, str(callback.message_token), status)
+        if updated is not None and updated.status is status:
+            services.callbacks.status_changed(updated)
     elif callback.event == "failed":
         log.warning("webhook.viber_delivery_failed message_token=%s desc=%s", callback.message_token,
                     (callback.desc or "")[:200])
