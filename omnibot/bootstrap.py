@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
+from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
 from omnibot.adapters.db.engine import database_url, make_engine
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
@@ -27,7 +28,10 @@ from omnibot.ports import Limit, MessengerGateway, RateLimiter
 from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.linking import Linking
+from omnibot.services.links import LinkIssuer
+from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
+from omnibot.services.privacy import CustomerRecords
 from omnibot.settings import Settings
 
 
@@ -46,6 +50,11 @@ class Services:
     viber: ViberGateway | None
     limiter: RateLimiter
     callbacks: StatusCallbacks
+    contacts: SqlContactRepository
+    links: LinkIssuer
+    tokens: SqlLinkTokenRepository
+    updates: SqlUpdateLog
+    records: CustomerRecords
     wakeup: LocalWakeup | PostgresWakeup
     http: httpx.Client
 
@@ -125,8 +134,13 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     callbacks = StatusCallbacks(
         SqlCallbackOutbox(engine, clock.now), HttpCallbackTransport(http), settings.callback_secret(), clock,
         default_url=None if settings.status_webhook_url is None else str(settings.status_webhook_url))
-    delivery = DeliveryEngine(contacts, notifications, queue, gateways, limiter, rate_limits(settings), clock,
-                              policy, on_status=callbacks.status_changed)
+    messages = Messages(load_templates(settings.templates_dir), settings.default_language)
+    tokens = SqlLinkTokenRepository(engine)
+    links = LinkIssuer(tokens, clock, settings.link_key(), settings.telegram_bot_username, settings.viber_bot_uri,
+                       default_ttl=timedelta(hours=settings.link_ttl_hours))
+    delivery = DeliveryEngine(contacts, tokens, messages, notifications, queue, gateways, limiter,
+                              rate_limits(settings), clock, policy, on_status=callbacks.status_changed,
+                              trust_order_links=settings.trust_order_links)
     return Services(
         settings=settings,
         engine=engine,
@@ -134,18 +148,25 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         notifications=notifications,
         delivery=delivery,
         notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds),
-        linking=Linking(contacts, settings.default_phone_region),
+        linking=Linking(contacts, tokens, links, messages, clock, settings.default_phone_region),
         telegram=telegram,
         viber=viber,
         limiter=limiter,
         callbacks=callbacks,
+        contacts=contacts,
+        links=links,
+        tokens=tokens,
+        updates=SqlUpdateLog(engine, clock.now),
+        records=CustomerRecords(contacts, notifications, tokens),
         wakeup=wakeup,
         http=http,
     )
 
 
 def housekeeping(services: Services) -> None:
-    """Periodic chores of a worker: forget idempotency keys past their retention."""
-    retention = timedelta(hours=services.settings.idempotency_retention_hours)
-    services.queue.forget_idempotency_keys(SystemClock().now() - retention)
+    """Periodic chores of a worker: forget idempotency keys and handled webhook updates past retention."""
+    now = SystemClock().now()
+    services.queue.forget_idempotency_keys(now - timedelta(hours=services.settings.idempotency_retention_hours))
+    # Messengers redeliver an update for hours at most; a week is a wide margin.
+    services.updates.forget_before(now - timedelta(days=7))
 

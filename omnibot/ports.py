@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from omnibot.domain.model import Channel, Contact, DeliveryAttempt, Notification, NotificationStatus, OrderLink
+from omnibot.domain.model import (
+    Channel,
+    Contact,
+    DeliveryAttempt,
+    LinkToken,
+    Notification,
+    NotificationStatus,
+    OrderLink,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class ContactRepository(Protocol):
         """Record that an account opened an order's link; repeating it refreshes the link."""
         ...
 
+    def delete(self, contact_id: int) -> None:
+        """Remove the contact and its order links (a data-protection erase)."""
+        ...
+
 
 class NotificationRepository(Protocol):
     def add(self, notification: Notification) -> None: ...
@@ -84,6 +96,37 @@ class NotificationRepository(Protocol):
     def get(self, notification_id: str) -> Notification | None:
         """The notification with its attempts in the order they were made."""
         ...
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        """Strip the personal data (phone, order, items, text) from this customer's notifications;
+        statuses, channels and attempts stay for the delivery counts. Returns how many."""
+        ...
+
+
+class LinkTokenRepository(Protocol):
+    def add(self, token: LinkToken) -> None: ...
+
+    def get(self, token_hash: str) -> LinkToken | None: ...
+
+    def use(self, token_hash: str, contact_id: int, at: datetime) -> bool:
+        """Mark the token used by ``contact_id``; False if someone used it first."""
+        ...
+
+    def delete_for_phone(self, phone: str) -> int: ...
+
+    def contacts_for_order(self, order_id: str) -> list[int]:
+        """Contacts that opened a link made for this order, most recent first."""
+        ...
+
+
+class UpdateLog(Protocol):
+    """Webhook updates already handled: messengers redeliver, omnibot acts once."""
+
+    def seen(self, channel: Channel, key: str) -> bool: ...
+
+    def remember(self, channel: Channel, key: str) -> None: ...
+
+    def forget_before(self, before: datetime) -> int: ...
 
 
 class DeliveryQueue(Protocol):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 from typing import Annotated
 
 import phonenumbers
@@ -49,6 +51,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=64, ge=1, le=1024)
     lease_seconds: float = Field(default=120.0, ge=5)
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    # Customer side
+    default_language: str = Field(default="uk", pattern=r"^[a-z]{2,3}$")
+    templates_dir: Path | None = None
+    trust_order_links: bool = False
+    link_secret: SecretStr | None = None
+    link_ttl_hours: float = Field(default=168.0, gt=0)
     status_webhook_url: AnyHttpUrl | None = None
     status_webhook_secret: SecretStr | None = None
 
@@ -73,6 +81,13 @@ class Settings(BaseSettings):
     def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _templates_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError("must be an existing directory of <language>.toml files")
         return value
 
     @field_validator("telegram_bot_username")
@@ -102,6 +117,15 @@ class Settings(BaseSettings):
         """Key of the status callbacks' signature: its own secret, else the first API key."""
         own = self.secret("status_webhook_secret")
         return own or (self.api_keys() or [""])[0]
+
+    def link_key(self) -> bytes:
+        """Key of the signed deep links: LINK_SECRET, else derived from the bot tokens (so a link
+        made for another bot is recognised as such)."""
+        own = self.secret("link_secret")
+        if own:
+            return own.encode()
+        material = f"{self.secret('telegram_bot_token') or ''}|{self.secret('viber_auth_token') or ''}"
+        return hashlib.sha256(b"omnibot-links|" + material.encode()).digest()
 
     def api_keys(self) -> list[str]:
         return [key.get_secret_value() for key in self.internal_api_key]

@@ -22,6 +22,7 @@ from omnibot.domain.model import (
     ChannelState,
     Contact,
     DeliveryAttempt,
+    LinkToken,
     Notification,
     NotificationStatus,
     OrderLink,
@@ -109,6 +110,11 @@ class InMemoryContactRepository:
         if link.contact_id not in self._contacts:
             raise NotFound("order link refers to a record that does not exist")
         self._links[(link.order_id, link.contact_id, Channel(link.channel))] = utc(self._now())
+
+    def delete(self, contact_id: int) -> None:
+        self._contacts.pop(contact_id, None)
+        for key in [k for k in self._links if k[1] == contact_id]:
+            del self._links[key]
 
     def _find(self, key: str, value: object) -> Contact | None:
         if value is None:
@@ -204,6 +210,15 @@ class InMemoryNotificationRepository:
                                                               key=lambda entry: entry[:2])]
         contact_id = stored.contact_id if self._contact_exists(stored.contact_id) else None
         return replace(stored, items=list(stored.items), attempts=attempts, contact_id=contact_id)
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        changed = 0
+        for notification_id, stored in self._notifications.items():
+            if (phone and stored.phone == phone) or (contact_id is not None and stored.contact_id == contact_id):
+                self._notifications[notification_id] = replace(
+                    stored, phone=None, order_id=None, items=[], text=None, contact_id=None, callback_url=None)
+                changed += 1
+        return changed
 
     def _store_attempt(self, notification_id: str, attempt: DeliveryAttempt, now: datetime) -> None:
         attempt.created_at = attempt.created_at or now
@@ -323,3 +338,51 @@ class InMemoryDeliveryQueue:
                     stored.status = status
                 return self._notifications.get(notification_id)
         return None
+
+
+class InMemoryLinkTokenRepository:
+    def __init__(self) -> None:
+        self.tokens: dict[str, LinkToken] = {}
+
+    def add(self, token: LinkToken) -> None:
+        self.tokens[token.token_hash] = replace(token)
+
+    def get(self, token_hash: str) -> LinkToken | None:
+        token = self.tokens.get(token_hash)
+        return None if token is None else replace(token)
+
+    def use(self, token_hash: str, contact_id: int, at: datetime) -> bool:
+        token = self.tokens.get(token_hash)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at, token.used_by_contact_id = at, contact_id
+        return True
+
+    def contacts_for_order(self, order_id: str) -> list[int]:
+        used = sorted((t for t in self.tokens.values() if t.order_id == order_id and t.used_by_contact_id),
+                      key=lambda t: t.used_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return [t.used_by_contact_id for t in used if t.used_by_contact_id is not None]
+
+    def delete_for_phone(self, phone: str) -> int:
+        doomed = [h for h, t in self.tokens.items() if t.phone == phone]
+        for token_hash in doomed:
+            del self.tokens[token_hash]
+        return len(doomed)
+
+
+class InMemoryUpdateLog:
+    def __init__(self, now: Now) -> None:
+        self._now = now
+        self.keys: dict[tuple[Channel, str], datetime] = {}
+
+    def seen(self, channel: Channel, key: str) -> bool:
+        return (channel, key) in self.keys
+
+    def remember(self, channel: Channel, key: str) -> None:
+        self.keys.setdefault((channel, key), self._now())
+
+    def forget_before(self, before: datetime) -> int:
+        doomed = [k for k, at in self.keys.items() if at < before]
+        for key in doomed:
+            del self.keys[key]
+        return len(doomed)

@@ -16,7 +16,8 @@ class ChannelState(enum.StrEnum):
     """Whether a customer's messenger account can receive our messages."""
 
     ACTIVE = "active"
-    BLOCKED = "blocked"  # the customer blocked the bot (Telegram) or unsubscribed (Viber)
+    BLOCKED = "blocked"  # the customer blocked the bot (Telegram)
+    OPTED_OUT = "opted_out"  # the customer asked to stop (/stop on Telegram, unsubscribed on Viber)
     UNREACHABLE = "unreachable"  # the messenger said the account cannot receive (gone, no device)
 
 
@@ -57,6 +58,11 @@ class Contact:
     telegram_state: ChannelState = ChannelState.ACTIVE
     viber_user_id: str | None = None
     viber_state: ChannelState = ChannelState.ACTIVE
+    # True once the customer proved the phone is theirs: shared their own contact, or opened a
+    # link the shop made for this phone. Only verified phones receive order contents by default.
+    phone_verified: bool = False
+    telegram_linked_at: datetime | None = None
+    viber_linked_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -79,12 +85,27 @@ class Contact:
         if other.telegram_chat_id is not None:
             self.telegram_chat_id = other.telegram_chat_id
             self.telegram_state = other.telegram_state
+            self.telegram_linked_at = other.telegram_linked_at
         if other.viber_user_id is not None:
             self.viber_user_id = other.viber_user_id
             self.viber_state = other.viber_state
+            self.viber_linked_at = other.viber_linked_at
         self.first_name = self.first_name or other.first_name
         self.last_name = self.last_name or other.last_name
         self.language = self.language or other.language
+
+
+@dataclass
+class LinkToken:
+    """A one-customer deep link the shop made for a phone: opening it proves that phone."""
+
+    token_hash: str  # SHA-256 of the token: a database leak does not leak working links
+    phone: str
+    order_id: str | None
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by_contact_id: int | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

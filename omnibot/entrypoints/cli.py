@@ -110,6 +110,38 @@ def set_webhooks(url: str) -> None:
         sys.exit(1)
 
 
+@main.group()
+def links() -> None:
+    """Signed one-customer deep links."""
+
+
+@links.command("create")
+@click.option("--phone", required=True, help="The customer's phone (any spelling; DEFAULT_PHONE_REGION applies).")
+@click.option("--order", "order_id", default=None, help="The order the link is for (optional).")
+@click.option("--ttl-hours", type=float, default=None, help="Validity (default LINK_TTL_HOURS, 168).")
+def create_link(phone: str, order_id: str | None, ttl_hours: float | None) -> None:
+    """Print a Telegram and a Viber deep link that bind the customer to PHONE in one click."""
+    from datetime import timedelta
+
+    from omnibot import bootstrap
+    from omnibot.domain.errors import InvalidPhone
+    from omnibot.domain.phone import normalize_phone
+
+    settings = load_settings()
+    try:
+        normalized = normalize_phone(phone, settings.default_phone_region)
+    except InvalidPhone:
+        raise click.BadParameter("not a valid phone number", param_hint="--phone") from None
+    services = bootstrap.build(settings)
+    try:
+        link = services.links.create(normalized, order_id, None if ttl_hours is None else timedelta(hours=ttl_hours))
+    finally:
+        services.close()
+    click.echo(f"telegram: {link.telegram_url or '(set TELEGRAM_BOT_USERNAME)'}")
+    click.echo(f"viber:    {link.viber_url or '(set VIBER_BOT_URI)'}")
+    click.echo(f"expires:  {link.expires_at.isoformat(timespec='seconds')}")
+
+
 def _register_optional() -> None:
     from omnibot.entrypoints.dev import dev_command
     from omnibot.sandbox.cli import sandbox_command

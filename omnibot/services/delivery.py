@@ -30,12 +30,14 @@ from omnibot.ports import (
     ContactRepository,
     DeliveryQueue,
     Limit,
+    LinkTokenRepository,
     MessengerGateway,
     NotificationRepository,
     OutgoingMessage,
     RateLimiter,
 )
-from omnibot.services import messages, recipients
+from omnibot.services import recipients
+from omnibot.services.messages import Messages
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class DeliveryEngine:
     def __init__(
         self,
         contacts: ContactRepository,
+        tokens: LinkTokenRepository,
+        messages: Messages,
         notifications: NotificationRepository,
         queue: DeliveryQueue,
         gateways: Mapping[Channel, MessengerGateway],
@@ -79,8 +83,12 @@ class DeliveryEngine:
         sleep: Callable[[float], None] = time.sleep,
         channel_order: Iterable[Channel] = routing.DEFAULT_ORDER,
         on_status: Callable[[Notification], None] | None = None,
+        trust_order_links: bool = False,
     ) -> None:
         self._contacts = contacts
+        self._tokens = tokens
+        self._messages = messages
+        self._trust_order_links = trust_order_links
         self._notifications = notifications
         self._queue = queue
         self._gateways = dict(gateways)
@@ -101,7 +109,7 @@ class DeliveryEngine:
             log.warning("notification.recipient_unknown id=%s", notification.id)
             return self._finish(notification, owner, NotificationStatus.FAILED, USER_NOT_FOUND)
         notification.contact_id = contact.id
-        message = render(notification)
+        message = self.render(notification, contact)
         skips, steps = self._candidates(notification, contact)
         for skip in skips:
             self._record(notification, skip.channel, AttemptOutcome.SKIPPED, skip.skip_reason)
@@ -138,7 +146,8 @@ class DeliveryEngine:
             contact = self._contacts.get(notification.contact_id)
             if contact is not None:
                 return contact
-        return recipients.resolve(self._contacts, notification.phone, notification.order_id)
+        return recipients.resolve(self._contacts, self._tokens, notification.phone, notification.order_id,
+                                  trust_order_links=self._trust_order_links)
 
     def _candidates(self, notification: Notification,
                     contact: Contact) -> tuple[list[routing.Step], list[routing.Step]]:
@@ -209,9 +218,8 @@ class DeliveryEngine:
         notification.attempts.append(attempt)
         self._notifications.add_attempt(notification.id, attempt)
 
-
-def render(notification: Notification) -> OutgoingMessage:
-    if notification.text is not None:
-        return messages.free_text(notification.text)
-    return messages.order_ready(notification.order_id, notification.items)
-
+    def render(self, notification: Notification, contact: Contact) -> OutgoingMessage:
+        """The notification's text in the customer's language."""
+        if notification.text is not None:
+            return self._messages.free_text(notification.text)
+        return self._messages.order_ready(notification.order_id, notification.items, contact.language)

@@ -1,4 +1,4 @@
-"""Use cases of the customer side: deep-link starts, shared phone numbers, blocks and returns."""
+"""Use cases of the customer side: deep-link starts, shared phone numbers, stop, block, return."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, ChannelState, Contact, OrderLink
 from omnibot.domain.phone import mask_phone, normalize_phone
-from omnibot.ports import ContactRepository, OutgoingMessage
-from omnibot.services import messages
+from omnibot.ports import Clock, ContactRepository, LinkTokenRepository, OutgoingMessage
+from omnibot.services.links import LinkIssuer, TokenCheck, token_hash
+from omnibot.services.messages import Messages
 
 log = logging.getLogger(__name__)
 
@@ -28,54 +29,95 @@ class MessengerUser:
 class Linking:
     """Binds messenger accounts to orders and phone numbers, and follows their state."""
 
-    def __init__(self, contacts: ContactRepository, default_region: str) -> None:
+    def __init__(self, contacts: ContactRepository, tokens: LinkTokenRepository, links: LinkIssuer,
+                 messages: Messages, clock: Clock, default_region: str) -> None:
         self._contacts = contacts
+        self._tokens = tokens
+        self._links = links
+        self._messages = messages
+        self._clock = clock
         self._region = default_region
 
     def start(self, user: MessengerUser, payload: str | None) -> OutgoingMessage:
-        """The customer opened a deep link (``payload`` is the order id) or a plain start."""
-        contact = self._account(user, reactivate=True)
-        order_id = payload.strip() if payload and payload.strip() else None
-        if order_id:
-            assert contact.id is not None
-            self._contacts.link_order(OrderLink(order_id, contact.id, user.channel))
-            log.info("contact.order_linked contact=%s channel=%s order=%s",
-                     contact.id, user.channel, order_id)
-        if contact.phone:
-            return messages.welcome_known(order_id)
-        return messages.welcome(order_id)
+        """The customer opened a deep link (a signed link token or the seed's raw order id)."""
+        # On Viber, opening the chat is not subscribing: only a message or `subscribed` re-activates.
+        contact = self._account(user, reactivate=user.channel is Channel.TELEGRAM)
+        payload = (payload or "").strip() or None
+        if payload is None:
+            return self._greeting(contact, None, user)
+        check = self._links.check(payload)
+        if check is TokenCheck.SIGNED:
+            return self._open_signed_link(contact, payload, user)
+        if check is TokenCheck.FOREIGN:
+            log.info("contact.link_foreign channel=%s", user.channel)
+            return self._messages.reply("link_foreign", user.language)
+        assert contact.id is not None
+        self._contacts.link_order(OrderLink(payload, contact.id, user.channel))
+        log.info("contact.order_linked contact=%s channel=%s", contact.id, user.channel)
+        return self._greeting(contact, payload, user)
+
+    def _greeting(self, contact: Contact, order_id: str | None, user: MessengerUser) -> OutgoingMessage:
+        if contact.phone and contact.phone_verified:
+            return self._messages.welcome_known(order_id, user.language)
+        return self._messages.welcome(order_id, user.language)
+
+    def _open_signed_link(self, contact: Contact, token: str, user: MessengerUser) -> OutgoingMessage:
+        assert contact.id is not None
+        stored = self._tokens.get(token_hash(token))
+        now = self._clock.now()
+        if stored is None or stored.expires_at <= now:
+            log.info("contact.link_expired channel=%s", user.channel)
+            return self._messages.reply("link_expired", user.language)
+        if stored.used_at is not None or not self._tokens.use(stored.token_hash, contact.id, now):
+            if stored.used_by_contact_id == contact.id:
+                return self._messages.welcome_known(stored.order_id, user.language)
+            log.info("contact.link_reused channel=%s", user.channel)
+            return self._messages.reply("link_used", user.language)
+        customer = self._bind_phone(contact, stored.phone)
+        if stored.order_id:
+            assert customer.id is not None
+            self._contacts.link_order(OrderLink(stored.order_id, customer.id, user.channel))
+        log.info("contact.linked_by_token channel=%s phone=%s", user.channel, mask_phone(stored.phone))
+        return self._messages.linked_by_link(stored.phone, user.language)
 
     def share_contact(self, user: MessengerUser, raw_phone: str, is_own: bool) -> OutgoingMessage:
         """The customer shared a phone number; only their own binds (a forwarded card does not)."""
         if not is_own:
             log.info("contact.foreign_contact_ignored channel=%s", user.channel)
-            return messages.share_own_phone()
+            return self._messages.reply("share_own_phone", user.language, request_phone=True)
         try:
             phone = normalize_phone(raw_phone, self._region)
         except InvalidPhone:
-            return messages.phone_unreadable()
-        contact = self._account(user, reactivate=True)
-        owner = self._contacts.find_by_phone(phone)
-        if owner is None:
-            contact.phone = phone
-            self._contacts.update(contact)
-        elif owner.id != contact.id:
-            # The phone's customer is already known (say, from the other messenger): one customer.
-            owner.absorb(contact)
-            self._contacts.merge(owner, contact)
+            return self._messages.reply("phone_unreadable", user.language, request_phone=True)
+        self._bind_phone(self._account(user, reactivate=True), phone)
         log.info("contact.phone_linked channel=%s phone=%s", user.channel, mask_phone(phone))
-        return messages.phone_linked()
+        return self._messages.reply("phone_linked", user.language, remove_keyboard=True)
+
+    def _bind_phone(self, contact: Contact, phone: str) -> Contact:
+        """The account proved this phone: one customer per phone, verified."""
+        owner = self._contacts.find_by_phone(phone)
+        if owner is None or owner.id == contact.id:
+            contact.phone, contact.phone_verified = phone, True
+            self._contacts.update(contact)
+            return contact
+        # The phone's customer is already known (say, from the other messenger): one customer.
+        owner.absorb(contact)
+        owner.phone_verified = True
+        self._contacts.merge(owner, contact)
+        return owner
 
     def text(self, user: MessengerUser) -> OutgoingMessage:
-        self._account(user, reactivate=False)
-        return messages.help_text()
+        self._account(user, reactivate=user.channel is Channel.VIBER)  # a Viber message subscribes
+        return self._messages.reply("help", user.language)
 
-    def blocked(self, user: MessengerUser) -> None:
-        """The customer blocked the bot (Telegram) or unsubscribed (Viber)."""
-        self._set_state(user, ChannelState.BLOCKED)
+    def stop(self, user: MessengerUser) -> OutgoingMessage:
+        """/stop: no more notifications on this channel until the customer starts again."""
+        self._set_state(user, ChannelState.OPTED_OUT)
+        return self._messages.reply("stopped", user.language, remove_keyboard=True)
 
-    def unblocked(self, user: MessengerUser) -> None:
-        self._set_state(user, ChannelState.ACTIVE)
+    def set_state(self, user: MessengerUser, state: ChannelState) -> None:
+        """A block, unsubscribe or return reported by the messenger itself."""
+        self._set_state(user, state)
 
     def _set_state(self, user: MessengerUser, state: ChannelState) -> None:
         contact = self._find(user)
@@ -83,8 +125,7 @@ class Linking:
             return
         contact.set_state(user.channel, state)
         self._contacts.update(contact)
-        log.info("contact.channel_state contact=%s channel=%s state=%s",
-                 contact.id, user.channel, state)
+        log.info("contact.channel_state contact=%s channel=%s state=%s", contact.id, user.channel, state)
 
     def _find(self, user: MessengerUser) -> Contact | None:
         if user.channel is Channel.TELEGRAM:
@@ -94,13 +135,13 @@ class Linking:
     def _account(self, user: MessengerUser, *, reactivate: bool) -> Contact:
         """The contact of this messenger account, created on first sight, profile refreshed."""
         contact = self._find(user)
+        now = self._clock.now()
         if contact is None:
-            contact = Contact(first_name=user.first_name, last_name=user.last_name,
-                              language=user.language)
+            contact = Contact(first_name=user.first_name, last_name=user.last_name, language=user.language)
             if user.channel is Channel.TELEGRAM:
-                contact.telegram_chat_id = int(user.address)
+                contact.telegram_chat_id, contact.telegram_linked_at = int(user.address), now
             else:
-                contact.viber_user_id = user.address
+                contact.viber_user_id, contact.viber_linked_at = user.address, now
             return self._contacts.add(contact)
         changed = False
         for name in ("first_name", "last_name", "language"):
@@ -112,5 +153,5 @@ class Linking:
             contact.set_state(user.channel, ChannelState.ACTIVE)
             changed = True
         if changed:
-                self._contacts.update(contact)
+            self._contacts.update(contact)
         return contact

@@ -1,95 +1,109 @@
-"""The texts omnibot sends: order notifications and the bot's own replies."""
+"""The texts omnibot sends, from templates per language: order notifications and the bot's replies.
+
+Templates are TOML files of plain text with ``$placeholders`` (``omnibot/templates/<lang>.toml``);
+a shop overrides any key from its own directory without touching code. Values are substituted
+as written for Viber and HTML-escaped for Telegram, so an item called ``<b>Sale</b>`` arrives as
+those characters, never as markup.
+"""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from html import escape
+from importlib import resources
+from pathlib import Path
+from string import Template
 
+from omnibot.domain.phone import mask_phone
 from omnibot.ports import OutgoingMessage
 
 TELEGRAM_TEXT_LIMIT = 4096
 VIBER_TEXT_LIMIT = 7000
+FALLBACK_LANGUAGE = "en"
 _ELLIPSIS = "…"
 
 
-def order_ready(order_id: str | None, items: Sequence[str]) -> OutgoingMessage:
-    """"Your order is ready" with the order id and the items, as plain text and Telegram HTML."""
-    order = f" {order_id}" if order_id else ""
-    lines = [f"Your order{order} is ready!"]
-    html_lines = [f"<b>Your order{escape(order)} is ready!</b>"]
-    if items:
-        lines.append("Items:")
-        html_lines.append("Items:")
-        lines += [f"• {item}" for item in items]
-        html_lines += [f"• {escape(item)}" for item in items]
-    return OutgoingMessage(
-        text=_truncate("\n".join(lines), VIBER_TEXT_LIMIT),
-        html=_truncate_html(html_lines),
-    )
+def load_templates(override_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """language → "section.key" → text: the built-in files, then the shop's on top, key by key."""
+    languages: dict[str, dict[str, str]] = {}
+    builtin = resources.files("omnibot") / "templates"
+    sources = [(entry.name, entry.read_text(encoding="utf-8")) for entry in builtin.iterdir()
+               if entry.name.endswith(".toml")]
+    if override_dir is not None:
+        sources += [(path.name, path.read_text(encoding="utf-8")) for path in sorted(override_dir.glob("*.toml"))]
+    for name, text in sources:
+        flat = languages.setdefault(name.removesuffix(".toml").lower(), {})
+        for section, keys in tomllib.loads(text).items():
+            if isinstance(keys, dict):
+                flat.update({f"{section}.{key}": str(value) for key, value in keys.items()})
+    return languages
 
 
-def free_text(text: str) -> OutgoingMessage:
-    """A shop's own text, sent as written (escaped for Telegram, not interpreted).
+class Messages:
+    """Renders every text omnibot sends, in the customer's language when it has templates for it."""
 
-    Telegram counts characters after entity parsing, so the limit applies before escaping.
-    """
-    return OutgoingMessage(text=_truncate(text, VIBER_TEXT_LIMIT),
-                           html=escape(_truncate(text, TELEGRAM_TEXT_LIMIT)))
+    def __init__(self, templates: dict[str, dict[str, str]], default_language: str = "uk") -> None:
+        self._templates = templates
+        self.default_language = default_language if default_language in templates else FALLBACK_LANGUAGE
 
+    def language_for(self, language: str | None) -> str:
+        """``uk-UA`` → ``uk``; a language without templates → the shop's default."""
+        primary = (language or "").replace("_", "-").split("-")[0].lower()
+        return primary if primary in self._templates else self.default_language
 
-def welcome(order_id: str | None) -> OutgoingMessage:
-    about = f" about order {order_id}" if order_id else " about your orders"
-    return OutgoingMessage(
-        text=(
-            f"Hello! This chat will notify you{about}. "
-            "Please tap the button below to share your phone number, so we can match your orders."
-        ),
-        request_phone=True,
-    )
+    def text(self, key: str, language: str | None, **values: str) -> str:
+        lang = self.language_for(language)
+        template = (self._templates[lang].get(key) or self._templates[self.default_language].get(key)
+                    or self._templates[FALLBACK_LANGUAGE][key])
+        return Template(template).safe_substitute(values)
 
+    def order_ready(self, order_id: str | None, items: Sequence[str], language: str | None) -> OutgoingMessage:
+        title_key = "order_ready.title" if order_id else "order_ready.title_no_order"
+        lines = [self.text(title_key, language, order_id=order_id or "")]
+        html = [f"<b>{escape(lines[0])}</b>"]
+        if items:
+            header = self.text("order_ready.items_header", language)
+            rendered = [self.text("order_ready.item", language, item=item) for item in items]
+            lines += [header, *rendered]
+            html += [escape(header), *(escape(line) for line in rendered)]
+        return OutgoingMessage(text=_truncate("\n".join(lines), VIBER_TEXT_LIMIT), html=_truncate_lines(html))
 
-def welcome_known(order_id: str | None) -> OutgoingMessage:
-    about = f"order {order_id}" if order_id else "your orders"
-    return OutgoingMessage(
-        text=f"Hello again! Updates about {about} will arrive in this chat.",
-        remove_keyboard=True,
-    )
+    def free_text(self, text: str) -> OutgoingMessage:
+        """A shop's own text, sent as written (escaped for Telegram, not interpreted).
 
+        Telegram counts characters after entity parsing, so the limit applies before escaping.
+        """
+        return OutgoingMessage(text=_truncate(text, VIBER_TEXT_LIMIT),
+                               html=escape(_truncate(text, TELEGRAM_TEXT_LIMIT)))
 
-def phone_linked() -> OutgoingMessage:
-    return OutgoingMessage(
-        text="Thank you! Your phone number is linked: order updates will arrive in this chat.",
-        remove_keyboard=True,
-    )
-
-
-def share_own_phone() -> OutgoingMessage:
-    return OutgoingMessage(
-        text="Please share your own phone number with the button below.", request_phone=True
-    )
-
-
-def phone_unreadable() -> OutgoingMessage:
-    return OutgoingMessage(
-        text="Sorry, we could not read that phone number. Please use the button below.",
-        request_phone=True,
-    )
-
-
-def help_text() -> OutgoingMessage:
-    return OutgoingMessage(
-        text=(
-            "This bot sends you updates about your orders. "
-            "Open the link from your order e-mail or SMS to connect an order."
+    def reply(self, key: str, language: str | None, *, request_phone: bool = False,
+              remove_keyboard: bool = False, **values: str) -> OutgoingMessage:
+        """One of the bot's own replies (``bot.<key>``)."""
+        return OutgoingMessage(
+            text=self.text(f"bot.{key}", language, **values),
+            request_phone=request_phone,
+            request_phone_label=self.text("bot.share_phone_button", language),
+            remove_keyboard=remove_keyboard,
         )
-    )
+
+    def welcome(self, order_id: str | None, language: str | None) -> OutgoingMessage:
+        key = "welcome" if order_id else "welcome_no_order"
+        return self.reply(key, language, request_phone=True, order_id=order_id or "")
+
+    def welcome_known(self, order_id: str | None, language: str | None) -> OutgoingMessage:
+        key = "welcome_known" if order_id else "welcome_known_no_order"
+        return self.reply(key, language, remove_keyboard=True, order_id=order_id or "")
+
+    def linked_by_link(self, phone: str, language: str | None) -> OutgoingMessage:
+        return self.reply("link_linked", language, remove_keyboard=True, phone=mask_phone(phone))
 
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + _ELLIPSIS
 
 
-def _truncate_html(lines: list[str]) -> str:
+def _truncate_lines(lines: list[str]) -> str:
     # Cut whole lines so no tag or entity is split; Telegram counts the text after parsing,
     # so the escaped length is a safe upper bound.
     kept: list[str] = []

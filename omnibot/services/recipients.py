@@ -1,23 +1,44 @@
-"""Finding the customer a notification is for: by phone, else by the order's deep link."""
+"""Finding the customer a notification is for, without ever handing one customer's order to another.
+
+Safe by default: a notification goes to the customer whose *verified* phone it names (they shared
+their own contact, or opened a link the shop made for that phone), or, with no phone, to an
+account that opened a signed link made for that order. Order ids are printed on receipts and are
+easy to guess, so an account that merely opened ``?start=ORD-1235`` receives nothing.
+``trust_order_links`` restores the seed's behaviour: the account that opened the order's link is
+the customer and learns the phone (anyone who guesses an order id gets its notifications).
+"""
 
 from __future__ import annotations
 
 from omnibot.domain.model import Channel, Contact
-from omnibot.ports import ContactRepository
+from omnibot.ports import ContactRepository, LinkTokenRepository
 
 
-def resolve(contacts: ContactRepository, phone: str | None, order_id: str | None) -> Contact | None:
-    """The customer with this phone; failing that, the account that opened this order's link.
-
-    An account found through the order learns the phone. Accounts of both messengers that opened
-    the same order's links (one e-mail, two buttons) become one customer.
-    """
+def resolve(contacts: ContactRepository, tokens: LinkTokenRepository, phone: str | None,
+            order_id: str | None, *, trust_order_links: bool = False) -> Contact | None:
     if phone:
         contact = contacts.find_by_phone(phone)
-        if contact is not None:
+        if contact is not None and (contact.phone_verified or trust_order_links):
             return contact
     if not order_id:
         return None
+    if not trust_order_links:
+        if phone:
+            return None
+        for contact_id in tokens.contacts_for_order(order_id):
+            contact = contacts.get(contact_id)
+            if contact is not None:
+                return contact
+        return None
+    return _seed_order_fallback(contacts, phone, order_id)
+
+
+def _seed_order_fallback(contacts: ContactRepository, phone: str | None, order_id: str) -> Contact | None:
+    """The seed's rule: the account that opened this order's link is the customer, and learns the phone.
+
+    Accounts of both messengers that opened the same order's links (one e-mail, two buttons)
+    become one customer.
+    """
     # An account that already has another phone belongs to someone else.
     linked = [c for c in contacts.find_by_order(order_id) if c.phone in (None, phone)]
     if not linked:

@@ -31,11 +31,21 @@ def test_telegram_deep_link_then_contact_then_trigger_arrives_on_telegram(stack:
     assert order in str(last["text"]) and "Laptop" in str(last["text"]) and "Mouse" in str(last["text"])
 
 
-def test_order_link_alone_is_enough_for_the_seed_trigger(stack: Stack) -> None:
-    customer, phone = stack.customer()
+def test_an_attacker_who_opens_another_customers_order_link_receives_nothing(stack: Stack) -> None:
+    victim, victim_phone = stack.customer("Olena Kovalenko")
+    attacker, _ = stack.customer("Mallory", language="en")
     order = order_id()
-    stack.act(customer, "open-link", url=TELEGRAM_LINK.format(order=order))
-    assert stack.trigger(phone, order, ["Laptop"]).json()["status"] == "Sent via Telegram"
+    # Order ids are printed on receipts: the attacker guesses the next one and shares their own phone.
+    stack.act(attacker, "open-link", url=TELEGRAM_LINK.format(order=order))
+    stack.act(attacker, "telegram/share-contact")
+    received_before = len(stack.messages(attacker, "telegram"))
+
+    answer = stack.trigger(victim_phone, order, ["Engagement ring"])
+
+    assert answer.json()["status"] == "Failed: User not found"
+    assert len(stack.messages(attacker, "telegram")) == received_before
+    assert not any("Engagement ring" in str(m["text"]) for m in stack.messages(attacker, "telegram"))
+    assert stack.messages(victim, "telegram") == []
 
 
 def test_blocked_telegram_falls_back_to_viber(stack: Stack) -> None:

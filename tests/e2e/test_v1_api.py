@@ -41,10 +41,16 @@ def test_accepted_notification_is_delivered_and_tracked(stack: Stack) -> None:
     assert "Kettle" in str(stack.messages(customer, "telegram")[-1]["text"])
 
 
-def test_free_text_to_an_order_account(stack: Stack) -> None:
-    customer, _ = stack.customer()
+def test_a_signed_link_binds_in_one_click_and_serves_order_only_notifications(stack: Stack) -> None:
+    customer, phone = stack.customer()
     order = f"ORD-{uuid.uuid4().hex[:8]}"
-    stack.act(customer, "open-link", url=TELEGRAM_LINK.format(order=order))
+    link = stack.api.post("/v1/links", headers=HEADERS, json={"phone": phone.replace("+380", "0"), "order_id": order})
+    assert link.status_code == 201
+    assert link.json()["phone"] == phone
+    stack.act(customer, "open-link", url=link.json()["telegram_url"])  # one click, no contact sharing
+    contact = stack.api.get(f"/v1/contacts/{phone}", headers=HEADERS).json()
+    assert contact["phone_verified"] is True and contact["telegram"]["state"] == "active"
+
     accepted = stack.api.post("/v1/notifications", headers=HEADERS,
                               json={"order_id": order, "text": "Courier at 14:00 <today> & tomorrow"})
     assert accepted.status_code == 202

@@ -11,9 +11,18 @@ from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import Limit
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
+from omnibot.services.linking import Linking
+from omnibot.services.links import LinkIssuer
+from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from tests.fake_gateway import FakeGateway
-from tests.fakes import InMemoryContactRepository, InMemoryDeliveryQueue, InMemoryNotificationRepository, ManualClock
+from tests.fakes import (
+    InMemoryContactRepository,
+    InMemoryDeliveryQueue,
+    InMemoryLinkTokenRepository,
+    InMemoryNotificationRepository,
+    ManualClock,
+)
 
 PHONE = "+380501234567"
 
@@ -30,6 +39,9 @@ class World:
     engine: DeliveryEngine
     notifier: Notifier
     slept: list[float]
+    tokens: InMemoryLinkTokenRepository
+    links: LinkIssuer
+    linking: Linking
 
 
 def limits_for_tests(channel: Channel, address: str) -> list[Limit]:
@@ -38,6 +50,16 @@ def limits_for_tests(channel: Channel, address: str) -> list[Limit]:
 
 @pytest.fixture
 def world() -> World:
+    return make_world()
+
+
+@pytest.fixture
+def trusting_world() -> World:
+    """The seed's behaviour: an account that opened an order's link is that order's customer."""
+    return make_world(trust_order_links=True)
+
+
+def make_world(trust_order_links: bool = False) -> World:
     clock = ManualClock()
     contacts = InMemoryContactRepository(now=clock.now)
     notifications = InMemoryNotificationRepository(now=clock.now, contacts=contacts)
@@ -52,8 +74,14 @@ def world() -> World:
 
     policy = DeliveryPolicy(retry=RetryPolicy(base_seconds=2, max_attempts=4, jitter=lambda ceiling: ceiling),
                             fallback_after=2)
-    engine = DeliveryEngine(contacts, notifications, queue, {Channel.TELEGRAM: telegram, Channel.VIBER: viber},
-                            limiter, RateLimits(limits_for_tests, lambda channel: f"{channel}"), clock,
-                            policy, sleep=sleep)
+    tokens = InMemoryLinkTokenRepository()
+    messages = Messages(load_templates(), default_language="en")
+    engine = DeliveryEngine(contacts, tokens, messages, notifications, queue,
+                            {Channel.TELEGRAM: telegram, Channel.VIBER: viber}, limiter,
+                            RateLimits(limits_for_tests, lambda channel: f"{channel}"), clock, policy, sleep=sleep,
+                            trust_order_links=trust_order_links)
     notifier = Notifier(queue, engine, clock, owner="api:test")
-    return World(clock, contacts, notifications, queue, telegram, viber, limiter, engine, notifier, slept)
+    links = LinkIssuer(tokens, clock, b"test-key", "shop_bot", "shopbot", random_bytes=lambda n: bytes(range(n)))
+    linking = Linking(contacts, tokens, links, messages, clock, "UA")
+    return World(clock, contacts, notifications, queue, telegram, viber, limiter, engine, notifier, slept,
+                 tokens, links, linking)

@@ -29,7 +29,7 @@ def one_pass(world: World) -> list[str]:
 
 
 def test_submitted_notifications_wait_for_a_worker(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     notification_id = submit(world)
     stored = world.notifications.get(notification_id)
     assert stored is not None and stored.status is NotificationStatus.QUEUED
@@ -39,7 +39,7 @@ def test_submitted_notifications_wait_for_a_worker(world: World) -> None:
 
 
 def test_transient_failures_back_off_exponentially_then_fall_back(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42, viber_user_id="v="))
     world.telegram.failure = TransientFailure("telegram: HTTP 502")
     notification_id = submit(world)
 
@@ -58,7 +58,7 @@ def test_transient_failures_back_off_exponentially_then_fall_back(world: World) 
 
 
 def test_retries_run_out_and_the_notification_fails(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     world.telegram.failure = TransientFailure("telegram: timed out")
     notification_id = submit(world)
     results = []
@@ -72,7 +72,7 @@ def test_retries_run_out_and_the_notification_fails(world: World) -> None:
 
 
 def test_a_notification_too_old_fails_instead_of_retrying(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     world.telegram.failure = TransientFailure("telegram: timed out")
     submit(world)
     world.clock.advance(25 * 3600)
@@ -80,7 +80,7 @@ def test_a_notification_too_old_fails_instead_of_retrying(world: World) -> None:
 
 
 def test_429_pauses_the_bot_for_retry_after(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     world.telegram.failure = TransientFailure("telegram 429: Too Many Requests: retry after 30", retry_after=30)
     notification_id = submit(world)
     assert one_pass(world) == ["Queued for retry"]
@@ -93,7 +93,7 @@ def test_429_pauses_the_bot_for_retry_after(world: World) -> None:
 
 
 def test_a_rate_limited_chat_waits_briefly_in_thread_or_requeues(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     first, second = submit(world), submit(world)
     assert one_pass(world) == ["Sent via Telegram", "Sent via Telegram"]
     # One message a second to a chat: the second send waited a second for its token.
@@ -102,7 +102,7 @@ def test_a_rate_limited_chat_waits_briefly_in_thread_or_requeues(world: World) -
 
 
 def test_a_long_rate_limit_wait_goes_back_to_the_queue_without_an_attempt(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     world.limiter.pause("telegram", 20)
     notification_id = submit(world)
     assert one_pass(world) == ["Queued for retry"]
@@ -112,7 +112,7 @@ def test_a_long_rate_limit_wait_goes_back_to_the_queue_without_an_attempt(world:
 
 
 def test_permanent_failure_falls_back_at_once_and_marks_the_channel(world: World) -> None:
-    contact = world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    contact = world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42, viber_user_id="v="))
     world.telegram.failure = PermanentFailure("telegram 403: Forbidden: bot was blocked by the user",
                                               recipient_state=ChannelState.BLOCKED)
     submit(world)
@@ -123,13 +123,13 @@ def test_permanent_failure_falls_back_at_once_and_marks_the_channel(world: World
 
 
 def test_the_shops_channel_order_is_honoured(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42, viber_user_id="v="))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42, viber_user_id="v="))
     submit(world, channels=[Channel.VIBER, Channel.TELEGRAM])
     assert one_pass(world) == ["Sent via Viber"]
 
 
 def test_free_text_is_sent_escaped(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     submit(world, text="Pickup <today> & tomorrow", event="text")
     one_pass(world)
     [(_, message)] = world.telegram.sent
@@ -137,7 +137,7 @@ def test_free_text_is_sent_escaped(world: World) -> None:
 
 
 def test_an_expired_lease_is_claimed_again(world: World) -> None:
-    world.contacts.add(Contact(phone=PHONE, telegram_chat_id=42))
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     submit(world)
     assert len(world.queue.claim("worker:dead", 10, 60)) == 1
     assert world.queue.claim(OWNER, 10, 60) == []

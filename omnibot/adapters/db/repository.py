@@ -139,6 +139,10 @@ class SqlContactRepository(_Repository):
             _upsert_link(connection, link.order_id, link.contact_id, Channel(link.channel).value,
                          self._now(), keep_latest=False)
 
+    def delete(self, contact_id: int) -> None:
+        with self._write("contact") as connection:
+            connection.execute(contacts.delete().where(contacts.c.id == contact_id))
+
     def _find(self, column: sa.Column[Any], value: object) -> Contact | None:
         if value is None:  # ``column == None`` would mean IS NULL: any contact without one
             return None
@@ -203,6 +207,21 @@ class SqlNotificationRepository(_Repository):
                 .order_by(delivery_attempts.c.created_at, delivery_attempts.c.id)
             ).all()
         return rows.notification(row, [rows.attempt(a) for a in attempts])
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        conditions = []
+        if phone:
+            conditions.append(notifications.c.phone == phone)
+        if contact_id is not None:
+            conditions.append(notifications.c.contact_id == contact_id)
+        if not conditions:
+            return 0
+        with self._write("notification") as connection:
+            result = connection.execute(
+                notifications.update().where(sa.or_(*conditions))
+                .values(phone=None, order_id=None, items=[], text=None, contact_id=None, callback_url=None)
+            )
+        return int(result.rowcount)
 
     @staticmethod
     def _insert_attempt(

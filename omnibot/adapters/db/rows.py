@@ -28,6 +28,9 @@ def contact_values(contact: Contact) -> dict[str, Any]:
         "telegram_state": ChannelState(contact.telegram_state).value,
         "viber_user_id": contact.viber_user_id,
         "viber_state": ChannelState(contact.viber_state).value,
+        "phone_verified": bool(contact.phone_verified),
+        "telegram_linked_at": contact.telegram_linked_at,
+        "viber_linked_at": contact.viber_linked_at,
     }
 
 
@@ -42,6 +45,9 @@ def contact(row: Row[Any]) -> Contact:
         telegram_state=ChannelState(row.telegram_state),
         viber_user_id=row.viber_user_id,
         viber_state=ChannelState(row.viber_state),
+        phone_verified=bool(row.phone_verified),
+        telegram_linked_at=row.telegram_linked_at,
+        viber_linked_at=row.viber_linked_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -76,6 +76,10 @@ contacts = sa.Table(
     sa.Column("viber_user_id", sa.String(64), nullable=True, unique=True),
     sa.Column("viber_state", STATE, nullable=False, server_default="active"),
     *_timestamps(),
+    # Customer side (migration 0003).
+    sa.Column("phone_verified", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("telegram_linked_at", UtcDateTime(), nullable=True),
+    sa.Column("viber_linked_at", UtcDateTime(), nullable=True),
     # Never reuse the id of a merged-away contact, as PostgreSQL's sequence never does.
     sqlite_autoincrement=True,
 )
@@ -169,4 +173,26 @@ status_callbacks = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sqlite_autoincrement=True,
+)
+
+
+link_tokens = sa.Table(
+    "link_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("phone", PHONE, nullable=False, index=True),
+    sa.Column("order_id", sa.String(128), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("used_at", UtcDateTime(), nullable=True),
+    sa.Column("used_by_contact_id", sa.Integer, sa.ForeignKey("contacts.id", ondelete="SET NULL"),
+              nullable=True, index=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+processed_updates = sa.Table(
+    "processed_updates",
+    metadata,
+    sa.Column("channel", STATE, primary_key=True),
+    sa.Column("update_key", sa.String(64), primary_key=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
 )

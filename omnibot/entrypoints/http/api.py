@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -24,17 +25,8 @@ IDEMPOTENCY_KEY_MAX = 255
 
 def blueprint(services: Services) -> Blueprint:
     api = Blueprint("api", __name__)
-    keys = [key.encode() for key in services.settings.api_keys()]
     region = services.settings.default_phone_region
-
-    @api.before_request
-    def _require_api_key() -> None:
-        given = request.headers.get("X-Internal-API-Key", "").encode()
-        # Compare with every key, in constant time, so timing tells nothing about any of them.
-        matches = [hmac.compare_digest(given, key) for key in keys]
-        if not given or not any(matches):
-            raise ApiError(401, "unauthorized", "missing or wrong X-Internal-API-Key header")
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+    api.before_request(require_api_key(services.settings.api_keys()))
 
     @api.post("/trigger-notification")
     def trigger_notification() -> Response:
@@ -71,6 +63,21 @@ def blueprint(services: Services) -> Blueprint:
         return jsonify(view(notification))
 
     return api
+
+
+def require_api_key(api_keys: list[str]) -> Callable[[], None]:
+    """A before-request check of ``X-Internal-API-Key`` against every configured key."""
+    keys = [key.encode() for key in api_keys]
+
+    def check() -> None:
+        given = request.headers.get("X-Internal-API-Key", "").encode()
+        # Compare with every key, in constant time, so timing tells nothing about any of them.
+        matches = [hmac.compare_digest(given, key) for key in keys]
+        if not given or not any(matches):
+            raise ApiError(401, "unauthorized", "missing or wrong X-Internal-API-Key header")
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+
+    return check
 
 
 def view(notification: Notification) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from omnibot import bootstrap
-from omnibot.entrypoints.http import api, errors, health, webhooks
+from omnibot.entrypoints.http import api, customers, errors, health, webhooks
 from omnibot.settings import Settings
 
 
@@ -17,6 +17,7 @@ def create_app(services: bootstrap.Services | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.register_blueprint(health.blueprint(services))
     app.register_blueprint(api.blueprint(services))
+    app.register_blueprint(customers.blueprint(services))
     app.register_blueprint(webhooks.blueprint(services))
     errors.register(app)
     app.extensions["omnibot"] = services

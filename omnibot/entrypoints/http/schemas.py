@@ -66,3 +66,45 @@ class NotificationView(BaseModel):
     updated_at: datetime | None
     next_attempt_at: datetime | None
     attempts: list[AttemptView]
+
+
+class LinkCreate(BaseModel):
+    """``POST /v1/links``: a signed deep link that binds the customer's messenger to this phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: StrictStr = Field(min_length=1, max_length=32)
+    order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    ttl_seconds: int | None = Field(default=None, ge=60, le=90 * 24 * 3600)
+
+
+class LinkView(BaseModel):
+    token: str
+    phone: str
+    order_id: str | None
+    expires_at: datetime
+    telegram_url: str | None
+    viber_url: str | None
+
+
+class ChannelView(BaseModel):
+    linked: bool
+    state: str | None
+    linked_at: datetime | None
+
+
+class ContactView(BaseModel):
+    phone: str
+    phone_verified: bool
+    first_name: str | None
+    last_name: str | None
+    language: str | None
+    telegram: ChannelView
+    viber: ChannelView
+    created_at: datetime | None
+
+
+class ErasedView(BaseModel):
+    erased: bool
+    notifications_anonymized: int
+    links_deleted: int

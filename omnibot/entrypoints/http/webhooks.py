@@ -1,4 +1,4 @@
-"""Inbound updates from the messengers: deep-link starts, shared contacts, blocks."""
+"""Inbound updates from the messengers: deep-link starts, shared contacts, stop, blocks, receipts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from omnibot.adapters.viber import signature_is_valid
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import DeliveryFailure
-from omnibot.domain.model import Channel, NotificationStatus
+from omnibot.domain.model import Channel, ChannelState, NotificationStatus
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
 from omnibot.ports import MessengerGateway, OutgoingMessage
@@ -38,9 +38,15 @@ def blueprint(services: Services) -> Blueprint:
             log.warning("webhook.rejected channel=telegram reason=secret_token")
             raise ApiError(401, "unauthorized", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
         update = _parse(TelegramUpdate)
+        # Telegram redelivers an update it thinks failed: act on each update_id once.
+        key = str(update.update_id)
+        if services.updates.seen(Channel.TELEGRAM, key):
+            log.info("webhook.duplicate channel=telegram")
+            return jsonify({"ok": True})
         reply = _handle_telegram(update, services)
         if reply is not None:
             _send(services.telegram, *reply)
+        services.updates.remember(Channel.TELEGRAM, key)
         return jsonify({"ok": True})
 
     @hooks.post("/webhook/viber")
@@ -52,15 +58,23 @@ def blueprint(services: Services) -> Blueprint:
             log.warning("webhook.rejected channel=viber reason=signature")
             raise ApiError(403, "bad_signature", "X-Viber-Content-Signature does not match the body")
         callback = _parse(ViberCallback)
+        key = f"{callback.event}:{callback.message_token}" if callback.message_token is not None else None
+        if key is not None and services.updates.seen(Channel.VIBER, key):
+            log.info("webhook.duplicate channel=viber event=%s", callback.event)
+            return jsonify({"status": 0})
         if callback.event == "conversation_started" and callback.user:
             # Viber allows no send_message before the customer subscribes: the welcome goes back
             # in this response, the one message Viber lets a bot say on conversation_started.
             welcome = linking.start(_viber_user(callback.user), callback.context)
-            return jsonify(services.viber.message_body(welcome))
-        reply = _handle_viber(callback, services)
-        if reply is not None:
-            _send(services.viber, *reply)
-        return jsonify({"status": 0})
+            answer = services.viber.message_body(welcome)
+        else:
+            reply = _handle_viber(callback, services)
+            if reply is not None:
+                _send(services.viber, *reply)
+            answer = {"status": 0}
+        if key is not None:
+            services.updates.remember(Channel.VIBER, key)
+        return jsonify(answer)
 
     return hooks
 
@@ -73,9 +87,9 @@ def _handle_telegram(
         user = _telegram_user(update.my_chat_member.sender, update.my_chat_member.chat.id)
         status = update.my_chat_member.new_chat_member.status
         if status == "kicked":
-            linking.blocked(user)
+            linking.set_state(user, ChannelState.BLOCKED)
         elif status == "member":
-            linking.unblocked(user)
+            linking.set_state(user, ChannelState.ACTIVE)
         return None
     message = update.message
     if message is None or message.sender is None or message.chat.type != "private":
@@ -88,6 +102,8 @@ def _handle_telegram(
     command, _, payload = text.partition(" ")
     if command.split("@")[0] == "/start":
         return user.address, linking.start(user, payload or None)
+    if command.split("@")[0] == "/stop":
+        return user.address, linking.stop(user)
     if text:
         return user.address, linking.text(user)
     return None
@@ -104,9 +120,9 @@ def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, Out
         log.warning("webhook.viber_delivery_failed message_token=%s desc=%s", callback.message_token,
                     (callback.desc or "")[:200])
     elif callback.event == "subscribed" and callback.user:
-        linking.unblocked(_viber_user(callback.user))
+        linking.set_state(_viber_user(callback.user), ChannelState.ACTIVE)
     elif callback.event == "unsubscribed" and callback.user_id:
-        linking.blocked(MessengerUser(Channel.VIBER, callback.user_id))
+        linking.set_state(MessengerUser(Channel.VIBER, callback.user_id), ChannelState.OPTED_OUT)
     elif callback.event == "message" and callback.sender and callback.message:
         user = _viber_user(callback.sender)
         contact = callback.message.contact
