@@ -14,7 +14,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN
+from omnibot.sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,18 @@ class SandboxClient:
     def requests(self) -> dict[str, Any]:
         log: dict[str, Any] = self.http.get("/sandbox/requests").get_json()
         return log
+
+
+@contextmanager
+def served_sandbox(config: SandboxConfig | None = None) -> Iterator[str]:
+    """The sandbox on a free port, served as ``omnibot sandbox`` serves it, in a thread; yields its URL."""
+    from omnibot.sandbox.server import make
+
+    server = make("127.0.0.1", 0, config or SandboxConfig())
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from omnibot.sandbox import actions, control, errors, telegram_api, viber_api
+from omnibot.sandbox import actions, control, errors, fault_control, telegram_api, viber_api
 from omnibot.sandbox.config import SandboxConfig
 from omnibot.sandbox.dispatch import Dispatcher
-from omnibot.sandbox.state import SandboxState
+from omnibot.sandbox.fault_answers import TelegramDialect, ViberDialect
+from omnibot.sandbox.state import TELEGRAM, VIBER, SandboxState
 from omnibot.sandbox.telegram_api import TelegramBot
 from omnibot.sandbox.telegram_customer import TelegramCustomers
 from omnibot.sandbox.viber_api import ViberBot
@@ -32,8 +33,8 @@ class Sandbox:
 
 def create_app(config: SandboxConfig | None = None) -> Flask:
     config = config or SandboxConfig()
-    state = SandboxState(log_size=config.request_log_size)
-    dispatcher = Dispatcher(state)
+    state = SandboxState(log_size=config.request_log_size, faults=config.faults)
+    dispatcher = Dispatcher(state, {TELEGRAM: TelegramDialect(), VIBER: ViberDialect()})
     poster = WebhookPoster(config.webhook_timeout)
     telegram = TelegramBot(config, state, dispatcher)
     viber = ViberBot(config, state, dispatcher, poster)
@@ -45,6 +46,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.register_blueprint(telegram_api.blueprint(telegram))
     app.register_blueprint(viber_api.blueprint(viber))
     app.register_blueprint(control.blueprint(config, state))
+    app.register_blueprint(fault_control.blueprint(state))
     app.register_blueprint(actions.blueprint(
         config, state, TelegramCustomers(config, state, telegram, poster), ViberCustomers(state, viber)))
     errors.register(app)

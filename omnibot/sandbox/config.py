@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from omnibot.sandbox.fault_settings import FaultSettings
+
 SANDBOX_TELEGRAM_TOKEN = "123456789:AAsandbox-telegram-token-0000000000"
 SANDBOX_VIBER_TOKEN = "sandbox-viber-auth-token"
 SANDBOX_TELEGRAM_BOT_USERNAME = "omnibot_sandbox_bot"
@@ -27,6 +29,8 @@ class SandboxConfig:
     strict_html: bool = True
     # How many API calls /sandbox/requests keeps; the counters keep counting past it.
     request_log_size: int = 10_000
+    # The faults in force at start, and again after POST /sandbox/reset (the command line's).
+    faults: FaultSettings | None = None
 
     @property
     def telegram_bot_id(self) -> int:

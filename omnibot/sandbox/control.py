@@ -16,11 +16,8 @@ from omnibot.sandbox.state import CHANNELS, Customer, SandboxState
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def body(model: type[Model]) -> Model:
-    """The request's JSON body as ``model``; an empty body counts as ``{}``.
-
-    Query parameters fill in fields the body lacks, so ``?silent=1`` works with no body at all.
-    """
+def json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object; an empty body counts as ``{}``."""
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw) if raw.strip() else {}
@@ -28,6 +25,15 @@ def body(model: type[Model]) -> Model:
         raise ControlError(400, "malformed_json", "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ControlError(400, "malformed_json", "request body must be a JSON object")
+    return data
+
+
+def body(model: type[Model]) -> Model:
+    """The request's JSON body as ``model``; an empty body counts as ``{}``.
+
+    Query parameters fill in fields the body lacks, so ``?silent=1`` works with no body at all.
+    """
+    data = json_object()
     for name in model.model_fields:
         if name not in data and name in request.args:
             data[name] = request.args[name]

@@ -8,10 +8,11 @@ import threading
 from types import FrameType
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from omnibot.sandbox.app import create_app
 from omnibot.sandbox.config import SandboxConfig
+from omnibot.sandbox.responses import ConnectionAborted
 
 _TOKEN_IN_PATH = re.compile(r"/bot[^/\s]+/")
 
@@ -27,11 +28,22 @@ class _RedactingHandler(WSGIRequestHandler):
         text = message % args if args else message
         super().log(type, "%s", _TOKEN_IN_PATH.sub("/bot<token>/", text))
 
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        if isinstance(error, ConnectionAborted):
+            # An outage in "reset" mode: close now, with SO_LINGER 0 already set, so the client
+            # gets a TCP reset instead of the FIN werkzeug's own shutdown would send first.
+            self.close_connection = True
+            self.connection.close()
+
+
+def make(host: str, port: int, config: SandboxConfig) -> BaseWSGIServer:
+    """The sandbox's server, not yet serving; ``server.serve_forever()`` runs it (tests use a thread)."""
+    return make_server(host, port, create_app(config), threaded=True, request_handler=_RedactingHandler)
+
 
 def run(host: str, port: int, config: SandboxConfig) -> None:
     """Serve until SIGTERM or SIGINT; ``port`` 0 picks a free port (the printed line says which)."""
-    server = make_server(host, port, create_app(config), threaded=True,
-                         request_handler=_RedactingHandler)
+    server = make(host, port, config)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever() to return, which runs on this very (main) thread:

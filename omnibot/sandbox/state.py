@@ -2,7 +2,8 @@
 
 One re-entrant lock guards it all. Code that reads, checks and then writes holds ``state.lock``
 across the whole step; nobody holds it while talking to the bot's webhook, because the bot calls
-the sandbox back from inside that webhook.
+the sandbox back from inside that webhook. The faults in force and the traffic figures
+(``state.faults``, ``state.traffic``) keep small locks of their own, off that one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from omnibot.sandbox.fault_settings import FaultSettings
+from omnibot.sandbox.faults import Faults
+from omnibot.sandbox.traffic import Traffic
 
 TELEGRAM = "telegram"
 VIBER = "viber"
@@ -172,28 +177,41 @@ class ApiCallRecord:
     message: str | None
     via: str
     at: float
+    # Telegram's parameters.retry_after, on a 429.
+    retry_after: int | None = None
+    # When the request arrived; ``at`` is when it was answered (after any latency or hang).
+    received_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"channel": self.channel, "method": self.method, "ok": self.ok}
         if self.channel == TELEGRAM:
             record["error_code"] = self.code
             record["description"] = self.message
+            if self.retry_after is not None:
+                record["retry_after"] = self.retry_after
         else:
             record["status"] = self.code
             record["status_message"] = self.message
-        return {**record, "via": self.via, "at": iso(self.at)}
+        received = {} if self.received_at is None else {"received_at": iso(self.received_at)}
+        return {**record, "via": self.via, **received, "at": iso(self.at)}
 
 
 class SandboxState:
     """The sandbox's whole memory; ``reset()`` forgets everything."""
 
-    def __init__(self, log_size: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, log_size: int = 10_000, clock: Callable[[], float] = time.time,
+                 faults: FaultSettings | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = clock
         self._log_size = log_size
+        self.traffic = Traffic(clock)
+        self.faults = Faults(clock, self.traffic, faults)
         self.reset()
 
     def reset(self) -> None:
+        """Forget everything; the faults go back to those the sandbox started with."""
+        self.faults.restore()
+        self.traffic.reset()
         with self.lock:
             self.customers: dict[str, Customer] = {}
             self.telegram = TelegramBotState()
@@ -201,6 +219,8 @@ class SandboxState:
             self.calls: deque[ApiCallRecord] = deque(maxlen=self._log_size)
             self.counters: Counter[tuple[str, str, bool]] = Counter()
             self._customers_made = 0
+            # Viber id → customer id; a deleted customer's entry stays and simply finds nobody.
+            self._viber_ids: dict[str, str] = {}
 
     def add_customer(self, name: str, phone: str, language: str, country: str) -> Customer:
         with self.lock:
@@ -212,6 +232,7 @@ class SandboxState:
                 viber=ViberAccount(user_id=viber_user_id(number)),
             )
             self.customers[customer.id] = customer
+            self._viber_ids[customer.viber.user_id] = customer.id
             return customer
 
     def by_phone(self, phone: str) -> Customer | None:
@@ -219,12 +240,15 @@ class SandboxState:
             return next((c for c in self.customers.values() if c.phone == phone), None)
 
     def by_telegram_id(self, user_id: int) -> Customer | None:
+        # O(1), as every send looks its chat up: customer cN has Telegram id FIRST + N - 1.
         with self.lock:
-            return next((c for c in self.customers.values() if c.telegram.user_id == user_id), None)
+            customer = self.customers.get(f"c{user_id - _FIRST_TELEGRAM_USER_ID + 1}")
+            return customer if customer is not None and customer.telegram.user_id == user_id else None
 
     def by_viber_id(self, user_id: str) -> Customer | None:
         with self.lock:
-            return next((c for c in self.customers.values() if c.viber.user_id == user_id), None)
+            customer = self.customers.get(self._viber_ids.get(user_id, ""))
+            return customer if customer is not None and customer.viber.user_id == user_id else None
 
     def next_update_id(self) -> int:
         with self.lock:

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from omnibot.sandbox import telegram_params as params_of
 from omnibot.sandbox.config import SandboxConfig
 from omnibot.sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
+from omnibot.sandbox.responses import respond
 from omnibot.sandbox.state import TELEGRAM, Customer, ReceivedMessage, SandboxState, TelegramWebhook
 from omnibot.sandbox.telegram_params import TelegramError
 from omnibot.sandbox.telegram_text import EntityError, UnsupportedParseMode, render
@@ -44,7 +45,7 @@ class TelegramBot:
              unreadable: str | None = None) -> ApiAnswer:
         """Run one Bot API call through the dispatcher; ``unreadable`` explains a bad body."""
         name = self._canonical.get(method.lower(), method)
-        call = ApiCall(TELEGRAM, name, params, via)
+        call = ApiCall(TELEGRAM, name, params, via, recipient=_recipient(name, params))
         return self._dispatcher.handle(call, lambda c: self._execute(token, c, unreadable))
 
     def _execute(self, token: str, call: ApiCall, unreadable: str | None) -> ApiAnswer:
@@ -221,6 +222,15 @@ class TelegramBot:
         return value
 
 
+def _recipient(method: str, params: dict[str, Any]) -> str | None:
+    """The chat a sendMessage goes to, spelled one way whether it came as 42 or "42"."""
+    raw = params.get("chat_id")
+    if method != "sendMessage" or raw is None or raw == "":
+        return None
+    parsed = params_of.chat_id(params)
+    return str(raw if parsed is None else parsed)
+
+
 def private_chat(customer: Customer) -> dict[str, Any]:
     chat: dict[str, Any] = {"id": customer.telegram.user_id, "first_name": customer.first_name}
     if customer.last_name:
@@ -235,9 +245,6 @@ def blueprint(bot: TelegramBot) -> Blueprint:
     @api.route("/bot<token>/<method>", methods=["GET", "POST"])
     def call(token: str, method: str) -> Response:
         params, unreadable = params_of.from_request(request)
-        answer = bot.call(token, method, params, unreadable=unreadable)
-        response = jsonify(answer.body)
-        response.status_code = answer.http_status
-        return response
+        return respond(bot.call(token, method, params, unreadable=unreadable))
 
     return api

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from omnibot.sandbox.config import SandboxConfig
 from omnibot.sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
+from omnibot.sandbox.responses import respond
 from omnibot.sandbox.state import VIBER, Customer, ReceivedMessage, SandboxState
 from omnibot.sandbox.webhooks import Delivery, WebhookPoster, encode, viber_signature
 
@@ -23,8 +24,15 @@ EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "con
 MANDATORY_EVENTS = {"message", "subscribed", "unsubscribed"}
 STATUS_MESSAGES = {
     0: "ok", 1: "invalidUrl", 2: "invalidAuthToken", 3: "badData", 4: "missingData",
-    5: "receiverNotRegistered", 6: "receiverNotSubscribed", 10: "webhookNotSet",
+    5: "receiverNotRegistered", 6: "receiverNotSubscribed", 7: "publicAccountBlocked",
+    8: "publicAccountNotFound", 9: "publicAccountSuspended", 10: "webhookNotSet",
+    11: "receiverNoSuitableDevice", 12: "tooManyRequests", 13: "apiVersionNotSupported",
+    14: "incompatibleWithVersion", 15: "publicAccountNotAuthorized", 16: "inchatReplyMessageNotAllowed",
+    17: "publicAccountIsNotInline", 18: "noPublicChat", 19: "cannotSendBroadcast",
+    20: "broadcastNotAllowed", 21: "unsupportedCountry", 22: "paymentUnsupported",
+    23: "freeMessagesExceeded", 24: "noBalance",
 }
+GENERAL_ERROR = "generalError"
 MAX_SENDER_NAME = 28
 MAX_TEXT = 7000
 MAX_TRACKING_DATA = 4096
@@ -60,7 +68,8 @@ class ViberBot:
 
     def call(self, endpoint: str, body: dict[str, Any] | None, header_token: str | None) -> ApiAnswer:
         """Run one API call; ``body`` is None when the request body was not a JSON object."""
-        call = ApiCall(VIBER, endpoint, body or {})
+        receiver = (body or {}).get("receiver") if endpoint == "send_message" else None
+        call = ApiCall(VIBER, endpoint, body or {}, recipient=receiver if isinstance(receiver, str) else None)
         return self._dispatcher.handle(call, lambda c: self._execute(c, body is None, header_token))
 
     def _execute(self, call: ApiCall, unreadable: bool, header_token: str | None) -> ApiAnswer:
@@ -93,8 +102,15 @@ class ViberBot:
             return _answer(outcome(0, message_token=token))
 
         params = body if isinstance(body, dict) else {}
+        with self._state.lock:
+            customer = self._state.customers.get(customer_id)
+            recipient = customer.viber.user_id if customer is not None else None
         return self._dispatcher.handle(ApiCall(VIBER, "conversation_started_reply", params,
-                                               via="webhook_response"), record)
+                                               via="webhook_response", recipient=recipient), record)
+
+    def customer_replied(self, customer: Customer) -> None:
+        """The customer wrote to the bot: Viber's hourly cap on messages to them starts over."""
+        self._state.traffic.customer_replied(customer.viber.user_id)
 
     def wants(self, event: str) -> bool:
         with self._state.lock:
@@ -239,10 +255,7 @@ def blueprint(bot: ViberBot) -> Blueprint:
             body = json.loads(request.get_data(cache=True) or b"null")
         except (ValueError, UnicodeDecodeError):
             body = None
-        answer = bot.call(endpoint, body if isinstance(body, dict) else None,
-                          request.headers.get("X-Viber-Auth-Token"))
-        response = jsonify(answer.body)
-        response.status_code = answer.http_status
-        return response
+        return respond(bot.call(endpoint, body if isinstance(body, dict) else None,
+                                request.headers.get("X-Viber-Auth-Token")))
 
     return api

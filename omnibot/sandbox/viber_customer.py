@@ -85,6 +85,7 @@ class ViberCustomers:
                 message["tracking_data"] = received[-1].tracking_data
             callback = self._bot.callback("message", sender=viber_user(customer), message=message,
                                           silent=False)
+        self._bot.customer_replied(customer)
         return self._deliver(callback)
 
     def _deliver(self, callback: dict[str, Any]) -> dict[str, Any]:
