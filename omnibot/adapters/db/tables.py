@@ -135,17 +135,17 @@ notifications = sa.Table(
     sa.Index(None, "status", "lease_until"),
 )
 
+def _belongs_to_notification() -> sa.Column[str]:
+    """The owning notification; its rows go with it."""
+    return sa.Column("notification_id", sa.String(36), sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+                     nullable=False, index=True)
+
+
 delivery_attempts = sa.Table(
     "delivery_attempts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "notification_id",
-        sa.String(36),
-        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _belongs_to_notification(),
     sa.Column("channel", STATE, nullable=False),
     sa.Column("outcome", sa.String(32), nullable=False),
     sa.Column("error", sa.Text, nullable=True),
@@ -159,13 +159,7 @@ status_callbacks = sa.Table(
     "status_callbacks",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "notification_id",
-        sa.String(36),
-        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _belongs_to_notification(),
     sa.Column("url", sa.String(2048), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
