@@ -8,15 +8,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
+from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
+from omnibot.adapters.db import usage
+from omnibot.adapters.db.admin_queries import AdminQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
 from omnibot.adapters.db.engine import database_url, make_engine
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.metrics import DatabaseCollector, PrometheusTelemetry, scrape_registry
 from omnibot.adapters.ratelimit import make_rate_limiter
 from omnibot.adapters.telegram import TelegramGateway
 from omnibot.adapters.viber import ViberGateway
@@ -57,6 +61,8 @@ class Services:
     records: CustomerRecords
     wakeup: LocalWakeup | PostgresWakeup
     http: httpx.Client
+    telemetry: PrometheusTelemetry
+    admin_queries: AdminQueries  # the dashboard's read models
 
     @property
     def embedded(self) -> bool:
@@ -138,16 +144,18 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     tokens = SqlLinkTokenRepository(engine)
     links = LinkIssuer(tokens, clock, settings.link_key(), settings.telegram_bot_username, settings.viber_bot_uri,
                        default_ttl=timedelta(hours=settings.link_ttl_hours))
+    telemetry = PrometheusTelemetry()
     delivery = DeliveryEngine(contacts, tokens, messages, notifications, queue, gateways, limiter,
                               rate_limits(settings), clock, policy, on_status=callbacks.status_changed,
-                              trust_order_links=settings.trust_order_links)
+                              trust_order_links=settings.trust_order_links, telemetry=telemetry)
     return Services(
         settings=settings,
         engine=engine,
         queue=queue,
         notifications=notifications,
         delivery=delivery,
-        notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds),
+        notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds,
+                          telemetry=telemetry),
         linking=Linking(contacts, tokens, links, messages, clock, settings.default_phone_region),
         telegram=telegram,
         viber=viber,
@@ -160,7 +168,17 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         records=CustomerRecords(contacts, notifications, tokens),
         wakeup=wakeup,
         http=http,
+        telemetry=telemetry,
+        admin_queries=AdminQueries(engine),
     )
+
+
+def metrics_registry(services: Services, *, database: bool = True) -> CollectorRegistry:
+    """What ``/metrics`` answers; ``database`` adds the gauges read from the database (the API's)."""
+    collectors = [DatabaseCollector(
+        services.queue.depth, lambda since: usage.sent_since(services.engine, Channel.VIBER, since),
+        SystemClock().now)] if database else []
+    return scrape_registry(services.telemetry, collectors)
 
 
 def housekeeping(services: Services) -> None:

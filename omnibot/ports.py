@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from omnibot.domain.model import (
+    AttemptOutcome,
     Channel,
     Contact,
     DeliveryAttempt,
@@ -234,3 +235,46 @@ class CallbackTransport(Protocol):
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         """POST; raise ``DeliveryFailure`` unless the shop answered 2xx."""
         ...
+
+
+class Telemetry(Protocol):
+    """What the services report for operators' metrics; the Prometheus adapter counts it."""
+
+    def accepted(self, api: str) -> None:
+        """A notification was committed by ``api`` (``trigger`` or ``v1``)."""
+        ...
+
+    def attempt(self, channel: Channel, outcome: AttemptOutcome) -> None:
+        """One delivery attempt was recorded (a send's outcome, or a skip)."""
+        ...
+
+    def provider_call(self, channel: Channel, seconds: float, throttled: bool) -> None:
+        """One call to a messenger took ``seconds``; ``throttled`` when it answered "too many requests"."""
+        ...
+
+    def finished(self, notification: Notification) -> None:
+        """A notification reached its final status (sent or failed) in this pass."""
+        ...
+
+    def webhook_update(self, channel: Channel, kind: str) -> None:
+        """A messenger's webhook delivered an update of ``kind`` (a short, fixed vocabulary)."""
+        ...
+
+
+class NoTelemetry:
+    """The default: report nothing (unit tests, and any service built without metrics)."""
+
+    def accepted(self, api: str) -> None:
+        pass
+
+    def attempt(self, channel: Channel, outcome: AttemptOutcome) -> None:
+        pass
+
+    def provider_call(self, channel: Channel, seconds: float, throttled: bool) -> None:
+        pass
+
+    def finished(self, notification: Notification) -> None:
+        pass
+
+    def webhook_update(self, channel: Channel, kind: str) -> None:
+        pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     status_webhook_url: AnyHttpUrl | None = None
     status_webhook_secret: SecretStr | None = None
 
+    # Operations (README, "Operating omnibot")
+    log_format: Literal["json", "text"] | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    trusted_proxy_count: int = Field(default=0, ge=0, le=10)
+    web_concurrency: int | None = Field(default=None, ge=1, le=64)
+    gunicorn_timeout: int = Field(default=30, ge=1)
+    gunicorn_graceful_timeout: int = Field(default=30, ge=1)
+    prometheus_multiproc_dir: str | None = None
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    # The operators' dashboard at /admin (README, "In the browser")
+    admin_password_hash: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    admin_cookie_secure: Literal["auto"] | bool = "auto"
+    viber_monthly_budget: int = Field(default=10_000, ge=0)
+
     @field_validator("internal_api_key", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -88,6 +104,14 @@ class Settings(BaseSettings):
     def _templates_dir_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_dir():
             raise ValueError("must be an existing directory of <language>.toml files")
+        return value
+
+    @field_validator("admin_password_hash")
+    @classmethod
+    def _password_hash_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        shape = r"(scrypt|pbkdf2):[\w:]+\$[^$\s]+\$[0-9a-f]+"  # werkzeug's method:params$salt$hash
+        if value is not None and not re.fullmatch(shape, value.get_secret_value()):
+            raise ValueError("must be a password hash from `omnibot admin hash-password` (scrypt:… or pbkdf2:…)")
         return value
 
     @field_validator("telegram_bot_username")

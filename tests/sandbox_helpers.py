@@ -5,6 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import pickle
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -139,16 +144,31 @@ class SandboxClient:
         return log
 
 
+# A child process running the sandbox exactly as ``omnibot sandbox`` does, with a pickled config.
+_SERVE = ("import pickle, sys; from omnibot.sandbox.server import run; "
+          "run('127.0.0.1', 0, pickle.load(sys.stdin.buffer))")
+_LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
 @contextmanager
 def served_sandbox(config: SandboxConfig | None = None) -> Iterator[str]:
-    """The sandbox on a free port, served as ``omnibot sandbox`` serves it, in a thread; yields its URL."""
-    from omnibot.sandbox.server import make
-
-    server = make("127.0.0.1", 0, config or SandboxConfig())
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    """The sandbox on a free port, served as ``omnibot sandbox`` serves it (gunicorn, in a child
+    process: its master wants the main thread and the signals); yields its URL. Leaving stops it
+    with SIGTERM, and it must exit 0."""
+    process = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(pickle.dumps(config or SandboxConfig()))
+        process.stdin.close()
+        line = process.stdout.readline().decode()
+        found = _LISTENING.search(line)
+        assert found, f"the sandbox did not start: {line!r}, exit code {process.poll()}"
+        # Nothing else is printed to stdout without --access-log; drain it anyway so it never blocks.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield found.group(1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
     finally:
-        server.shutdown()
-        server.server_close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -16,4 +16,5 @@ def transport_failure(channel: str, exc: httpx.HTTPError) -> TransientFailure:
 
 
 def server_failure(channel: str, response: httpx.Response) -> TransientFailure:
-    return TransientFailure(f"{channel}: HTTP {response.status_code} from the API")
+    return TransientFailure(f"{channel}: HTTP {response.status_code} from the API",
+                            throttled=response.status_code == 429)

@@ -78,7 +78,7 @@ def classify(body: dict[str, Any], status: int) -> PermanentFailure | TransientF
     reason = f"telegram {code}: {description}"
     if code == 429:
         retry_after = (body.get("parameters") or {}).get("retry_after")
-        return TransientFailure(reason, retry_after=float(retry_after) if retry_after else None)
+        return TransientFailure(reason, retry_after=float(retry_after) if retry_after else None, throttled=True)
     if not isinstance(code, int) or code >= 500:
         return TransientFailure(reason)
     lowered = description.lower()

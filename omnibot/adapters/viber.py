@@ -83,7 +83,7 @@ def classify(body: dict[str, Any]) -> PermanentFailure | TransientFailure:
     if status == _TOO_MANY_REQUESTS or status not in _KNOWN_STATUSES:
         # Viber's table: generalError (unknown status) is transient once, then permanent;
         # the retry policy decides how many times "once" is.
-        return TransientFailure(reason)
+        return TransientFailure(reason, throttled=status == _TOO_MANY_REQUESTS)
     assert isinstance(status, int)
     return PermanentFailure(reason, recipient_state=_RECIPIENT_STATES.get(status))
 

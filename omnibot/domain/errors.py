@@ -65,8 +65,12 @@ class PermanentFailure(DeliveryFailure):
 
 
 class TransientFailure(DeliveryFailure):
-    """The messenger may take the message later (timeouts, outages, rate limits)."""
+    """The messenger may take the message later (timeouts, outages, rate limits).
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    ``throttled``: the messenger said "too many requests" (HTTP 429, Viber's tooManyRequests).
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None, throttled: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.throttled = throttled

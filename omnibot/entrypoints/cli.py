@@ -32,29 +32,26 @@ def main() -> None:
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 5000)),
               show_default="5000 or $PORT", help="Port to listen on.")
-@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--workers", type=int, default=None, show_default="WEB_CONCURRENCY, else 2 x CPUs + 1, at most 8",
+              help="gunicorn worker processes (always 1 on SQLite).")
+def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the shop API and the messenger webhooks under gunicorn."""
-    from omnibot.adapters.db import migrate
-    from omnibot.adapters.db.engine import database_url, make_engine
+    from omnibot import logging_setup
+    from omnibot.adapters.db.engine import database_url
+    from omnibot.entrypoints import config_check, metrics_setup
+    from omnibot.entrypoints.http.admin_auth import share_run_key
+    from omnibot.entrypoints.http.gunicorn_config import default_workers
     from omnibot.entrypoints.http.server import run
 
-    settings = load_settings()
-    try:
-        settings.require_serving()
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-    engine = make_engine(database_url(settings.database_url))
-    try:
-        if not migrate.is_current(engine):
-            raise click.ClickException(
-                "the database schema is not up to date: run `omnibot db upgrade` first")
-    finally:
-        engine.dispose()
+    settings = config_check.settings_for_startup()
+    logging_setup.configure(settings)
+    metrics_setup.prepare_serve_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
+    workers = workers or settings.web_concurrency or default_workers()
     if settings.database_url is None or database_url(settings.database_url).startswith("sqlite"):
         # One process owns the embedded database and runs the delivery worker inside it.
         workers = 1
-    run(host, port, workers)
+    share_run_key(os.environ)  # one dashboard session key for all of serve's processes when SECRET_KEY is unset
+    run(settings, host, port, workers)
 
 
 @main.command()
@@ -62,20 +59,34 @@ def serve(host: str, port: int, workers: int) -> None:
               help="Sends in flight at once (default WORKER_CONCURRENCY, 64).")
 @click.option("--heartbeat-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Touch this file every few seconds while healthy (for container health checks).")
-def worker(concurrency: int | None, heartbeat_file: Path | None) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve /metrics on this port (default WORKER_METRICS_PORT; unset: none).")
+def worker(concurrency: int | None, heartbeat_file: Path | None, metrics_port: int | None) -> None:
     """Deliver queued notifications: retries, rate limits, fallback. Run as many as you like."""
     from omnibot import bootstrap, logging_setup
+    from omnibot.entrypoints import config_check, metrics_setup
     from omnibot.entrypoints.worker_process import run_forever
 
-    logging_setup.configure()
-    settings = load_settings()
+    settings = config_check.settings_for_startup()
+    logging_setup.configure(settings)
+    metrics_setup.prepare_worker_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
     services = bootstrap.build(settings, role="worker")
+    if metrics_port or settings.worker_metrics_port:
+        metrics_setup.serve_worker_metrics(services, metrics_port or settings.worker_metrics_port or 0)
     if services.embedded:
         click.echo("note: on SQLite `omnibot serve` already runs a worker; run one process only.", err=True)
     if not settings.redis_url and not services.embedded:
         click.echo("note: REDIS_URL is not set: rate limits hold per worker process, not across them.",
                    err=True)
     run_forever(services, concurrency, heartbeat_file)
+
+
+@main.command("check-config")
+def check_config() -> None:
+    """Check the configuration, the database and Redis: every problem at once (exit 1 on errors)."""
+    from omnibot.entrypoints import config_check
+
+    sys.exit(config_check.run(click.echo))
 
 
 @main.group()
@@ -143,11 +154,13 @@ def create_link(phone: str, order_id: str | None, ttl_hours: float | None) -> No
 
 
 def _register_optional() -> None:
+    from omnibot.entrypoints.admin_cli import admin_command
     from omnibot.entrypoints.dev import dev_command
     from omnibot.sandbox.cli import sandbox_command
 
     main.add_command(sandbox_command)
     main.add_command(dev_command)
+    main.add_command(admin_command)
 
 
 _register_optional()

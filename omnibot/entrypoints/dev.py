@@ -13,6 +13,7 @@ import click
 import httpx
 
 from omnibot import sandbox
+from omnibot.entrypoints.admin_cli import dev_banner, dev_sign_in
 
 DEMO_PHONE = "+380501234567"
 DEMO_ORDER = "ORD-1234"
@@ -46,6 +47,7 @@ def dev_command(port: int, sandbox_port: int) -> None:
     if use_sandbox:
         env.update(sandbox_environment(sandbox_port))
     env.setdefault("INTERNAL_API_KEY", "dev-internal-key")
+    admin_password = dev_sign_in(env)  # a random dashboard password unless one is configured
     children: list[subprocess.Popen[bytes]] = []
     try:
         _omnibot(["db", "upgrade"], env, wait=True)
@@ -56,7 +58,9 @@ def dev_command(port: int, sandbox_port: int) -> None:
         _wait_for(f"http://127.0.0.1:{port}/healthz")
         if use_sandbox:
             _omnibot(["set-webhooks", "--url", f"http://127.0.0.1:{port}"], env, wait=True)
-            _print_demo(port, sandbox_port, env["INTERNAL_API_KEY"])
+            _print_demo(port, sandbox_port, env["INTERNAL_API_KEY"], admin_password)
+        else:
+            click.echo(f"omnibot is running.\n{dev_banner(port, None, admin_password)}")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -88,7 +92,7 @@ def _wait_for(url: str, seconds: float = 30.0) -> None:
     raise click.ClickException(f"{url} did not answer within {seconds:.0f} s")
 
 
-def _print_demo(port: int, sandbox_port: int, api_key: str) -> None:
+def _print_demo(port: int, sandbox_port: int, api_key: str, admin_password: str | None) -> None:
     control = f"http://127.0.0.1:{sandbox_port}/sandbox"
     customer: dict[str, Any] = httpx.post(f"{control}/customers", json={
         "name": "Olena Kovalenko", "phone": DEMO_PHONE, "language": "uk"}, timeout=5).json()
@@ -99,6 +103,8 @@ def _print_demo(port: int, sandbox_port: int, api_key: str) -> None:
 omnibot is running (SQLite + sandbox).
   API:      http://127.0.0.1:{port}   (X-Internal-API-Key: {api_key})
   Sandbox:  {control}   (virtual Telegram + Viber)
+  Metrics:  http://127.0.0.1:{port}/metrics   (Prometheus; health: /healthz, /readyz)
+{dev_banner(port, sandbox_port, admin_password)}
 
 Demo customer {customer['name']} ({DEMO_PHONE}) is sandbox customer "{cid}".
 Deep links for order {DEMO_ORDER}:

@@ -21,6 +21,7 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot.domain.model import Notification
+from omnibot.logs import context
 from omnibot.ports import DeliveryQueue
 from omnibot.services.delivery import DeliveryEngine
 
@@ -91,11 +92,13 @@ class Worker:
             return []
 
     def _deliver(self, notification: Notification) -> None:
-        try:
-            self._engine.deliver(notification, self.owner)
-        except Exception:
-            # The lease runs out and another pass (here or elsewhere) takes it again.
-            log.exception("worker.delivery_crashed id=%s", notification.id)
+        # Its log lines carry the id of the request that created it.
+        with context.request_id(notification.request_id):
+            try:
+                self._engine.deliver(notification, self.owner)
+            except Exception:
+                # The lease runs out and another pass (here or elsewhere) takes it again.
+                log.exception("worker.delivery_crashed id=%s", notification.id)
 
     def _drain(self, pool: ThreadPoolExecutor, inflight: dict[Future[object], str]) -> None:
         not_started = [i for f, i in inflight.items() if f.cancel()]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from omnibot.sandbox import actions, control, errors, fault_control, telegram_api, viber_api
+from omnibot.sandbox import actions, control, errors, fault_control, telegram_api, ui, viber_api
 from omnibot.sandbox.config import SandboxConfig
 from omnibot.sandbox.dispatch import Dispatcher
 from omnibot.sandbox.fault_answers import TelegramDialect, ViberDialect
@@ -49,5 +49,6 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.register_blueprint(fault_control.blueprint(state))
     app.register_blueprint(actions.blueprint(
         config, state, TelegramCustomers(config, state, telegram, poster), ViberCustomers(state, viber)))
+    app.register_blueprint(ui.blueprint(config, state))  # the phones page, /phones
     errors.register(app)
     return app

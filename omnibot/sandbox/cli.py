@@ -15,6 +15,7 @@ from omnibot.sandbox.config import (
     SandboxConfig,
 )
 from omnibot.sandbox.fault_settings import FaultSettings
+from omnibot.sandbox.server import DEFAULT_THREADS
 
 
 def error_rule(value: str) -> tuple[str, dict[str, Any]]:
@@ -96,10 +97,15 @@ def initial_faults(latency_ms: float, jitter_ms: float, enforce: bool, telegram_
               help="Fail this share of calls, e.g. telegram.sendMessage=0.2:502 or "
                    "viber.send_message=0.1:12 (a Viber CODE >= 500 is a bare HTTP status). Repeatable.")
 @click.option("--seed", type=int, default=None, help="Seed for injected errors and random latency.")
+@click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS, show_default=True,
+              help="Requests served at once (gunicorn gthread threads, in the one process that holds the state).")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log every request to stdout (bot tokens redacted).")
 def sandbox_command(host: str, port: int, telegram_token: str, viber_token: str,
                     telegram_bot_username: str, viber_bot_uri: str, latency_ms: float,
                     latency_jitter_ms: float, enforce_rate_limits: bool, telegram_rate: float | None,
-                    telegram_chat_rate: float | None, error_rates: tuple[str, ...], seed: int | None) -> None:
+                    telegram_chat_rate: float | None, error_rates: tuple[str, ...], seed: int | None,
+                    threads: int, access_log: bool) -> None:
     """Run a local Telegram Bot API and Viber REST API with virtual customers.
 
     No tokens, no internet: point omnibot at TELEGRAM_API_URL=http://HOST:PORT and
@@ -116,7 +122,7 @@ def sandbox_command(host: str, port: int, telegram_token: str, viber_token: str,
     run(host, port, SandboxConfig(
         telegram_token=telegram_token, viber_token=viber_token,
         telegram_bot_username=telegram_bot_username, viber_bot_uri=viber_bot_uri, faults=faults,
-    ))
+    ), threads=threads, access_log=access_log)
 
 
 if __name__ == "__main__":

@@ -1,61 +1,96 @@
-"""Serving the sandbox: one process, many threads, because all its state lives in memory."""
+"""Serving the sandbox with gunicorn: one process, because all its state lives in memory, many threads.
+
+The ``gthread`` worker keeps connections alive and parks idle ones in a poller, so a client
+holding hundreds of connections costs threads only while their requests run. The app is built in
+``load()``, in the one worker after the fork: the master process holds no sandbox state.
+"""
 
 from __future__ import annotations
 
 import re
-import signal
-import threading
-from types import FrameType
+from datetime import timedelta
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from flask import Flask
+from gunicorn import glogging
+from gunicorn.app.base import BaseApplication
 
 from omnibot.sandbox.app import create_app
 from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.responses import ConnectionAborted
+
+DEFAULT_THREADS = 256
+# Open connections the worker holds, kept-alive ones included; beyond this it stops accepting.
+MIN_CONNECTIONS = 2000
+# Longer than clients' idle expiry (httpx: 5 s), so the client, not the server, closes idle connections.
+KEEPALIVE_SECONDS = 75
+# On SIGTERM, how long requests in flight (a latency sleep, a "hang" outage) get to finish.
+GRACEFUL_SECONDS = 5
 
 _TOKEN_IN_PATH = re.compile(r"/bot[^/\s]+/")
 
 
-class _RedactingHandler(WSGIRequestHandler):
-    """Werkzeug's access log, minus bot tokens: Telegram puts them in the URL path."""
+class _RedactingLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's access log, minus bot tokens: Telegram puts them in the URL path."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # Werkzeug's own version adds terminal colours, which only garble a log file.
-        self.log("info", '"%s" %s %s', self.requestline, code, size)
-
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's name
-        text = message % args if args else message
-        super().log(type, "%s", _TOKEN_IN_PATH.sub("/bot<token>/", text))
-
-    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
-        if isinstance(error, ConnectionAborted):
-            # An outage in "reset" mode: close now, with SO_LINGER 0 already set, so the client
-            # gets a TCP reset instead of the FIN werkzeug's own shutdown would send first.
-            self.close_connection = True
-            self.connection.close()
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "{raw_uri}e", "{path_info}e"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = _TOKEN_IN_PATH.sub("/bot<token>/", atoms[key])
+        return atoms
 
 
-def make(host: str, port: int, config: SandboxConfig) -> BaseWSGIServer:
-    """The sandbox's server, not yet serving; ``server.serve_forever()`` runs it (tests use a thread)."""
-    return make_server(host, port, create_app(config), threaded=True, request_handler=_RedactingHandler)
+class _Sandbox(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any], config: SandboxConfig) -> None:
+        self._options = options
+        self._config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_app(self._config)
 
 
-def run(host: str, port: int, config: SandboxConfig) -> None:
-    """Serve until SIGTERM or SIGINT; ``port`` 0 picks a free port (the printed line says which)."""
-    server = make(host, port, config)
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() waits for serve_forever() to return, which runs on this very (main) thread:
-        # ask from another thread so the handler itself returns at once.
-        threading.Thread(target=server.shutdown, daemon=True).start()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-    print(f"omnibot sandbox listening on http://{host}:{server.server_port} "
-          f"(Telegram API at /bot<token>/, Viber API at /pa/, control API at /sandbox/)", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+def options(host: str, port: int, threads: int = DEFAULT_THREADS, access_log: bool = False) -> dict[str, Any]:
+    """gunicorn's settings for the sandbox."""
+
+    def announce(arbiter: Any) -> None:
+        # Called once the socket is bound, so port 0 has become a real port.
+        bound = arbiter.LISTENERS[0].sock.getsockname()[1]
+        print(f"omnibot sandbox listening on http://{_bind(host, bound)} "
+              f"(Telegram API at /bot<token>/, Viber API at /pa/, control API at /sandbox/)", flush=True)
+
+    return {
+        "bind": _bind(host, port),
+        "workers": 1,  # the whole sandbox lives in this one process's memory
+        "worker_class": "gthread",
+        "threads": threads,
+        "worker_connections": max(MIN_CONNECTIONS, 2 * threads),
+        "keepalive": KEEPALIVE_SECONDS,
+        "preload_app": False,  # build the app in the worker, after the fork
+        "timeout": 60,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": "warning",  # no banner: the one line ``announce`` prints says where it listens
+        "logger_class": _RedactingLogger,
+        "control_socket_disable": True,  # no gunicornc socket in $XDG_RUNTIME_DIR or ~/.gunicorn
+        "proc_name": "omnibot-sandbox",
+        "when_ready": announce,
+    }
+
+
+def run(host: str, port: int, config: SandboxConfig, threads: int = DEFAULT_THREADS, access_log: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT (then exit 0); ``port`` 0 picks a free port (the printed line says which).
+
+    gunicorn's master handles the signals, so this must run on the main thread; it exits the
+    process (``SystemExit``) rather than return.
+    """
+    _Sandbox(options(host, port, threads, access_log), config).run()

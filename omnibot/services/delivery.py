@@ -32,9 +32,12 @@ from omnibot.ports import (
     Limit,
     LinkTokenRepository,
     MessengerGateway,
+    NoTelemetry,
     NotificationRepository,
     OutgoingMessage,
     RateLimiter,
+    SendReceipt,
+    Telemetry,
 )
 from omnibot.services import recipients
 from omnibot.services.messages import Messages
@@ -84,6 +87,8 @@ class DeliveryEngine:
         channel_order: Iterable[Channel] = routing.DEFAULT_ORDER,
         on_status: Callable[[Notification], None] | None = None,
         trust_order_links: bool = False,
+        telemetry: Telemetry | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._contacts = contacts
         self._tokens = tokens
@@ -99,6 +104,8 @@ class DeliveryEngine:
         self._sleep = sleep
         self._channel_order = tuple(channel_order)
         self._on_status = on_status
+        self._telemetry = telemetry or NoTelemetry()
+        self._timer = timer
 
     def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False) -> Notification:
         """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
@@ -120,7 +127,7 @@ class DeliveryEngine:
                 log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
                 return self._again(notification, owner, wait)
             try:
-                receipt = self._gateways[step.channel].send(step.address, message)
+                receipt = self._send(step, message)
             except PermanentFailure as failure:
                 self._record(notification, step.channel, AttemptOutcome.PERMANENT_FAILURE, failure.reason)
                 if failure.recipient_state:
@@ -207,9 +214,22 @@ class DeliveryEngine:
             log.warning("notification.failed id=%s result=%s", notification.id, result)
         if not self._queue.complete(notification, owner):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
-        elif self._on_status is not None:
+            return notification
+        self._telemetry.finished(notification)
+        if self._on_status is not None:
             self._on_status(notification)
         return notification
+
+    def _send(self, step: routing.Step, message: OutgoingMessage) -> SendReceipt:
+        """One call to the messenger, timed for the operators' latency metric."""
+        started, throttled = self._timer(), False
+        try:
+            return self._gateways[step.channel].send(step.address, message)
+        except TransientFailure as failure:
+            throttled = failure.throttled
+            raise
+        finally:
+            self._telemetry.provider_call(step.channel, self._timer() - started, throttled)
 
     def _record(self, notification: Notification, channel: Channel, outcome: AttemptOutcome,
                 error: str | None = None, provider_id: str | None = None) -> None:
@@ -217,6 +237,7 @@ class DeliveryEngine:
                                   created_at=self._clock.now())
         notification.attempts.append(attempt)
         self._notifications.add_attempt(notification.id, attempt)
+        self._telemetry.attempt(channel, outcome)
 
     def render(self, notification: Notification, contact: Contact) -> OutgoingMessage:
         """The notification's text in the customer's language."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from omnibot.domain.model import Channel, Notification
 from omnibot.domain.phone import mask_phone
-from omnibot.ports import Clock, DeliveryQueue
+from omnibot.ports import Clock, DeliveryQueue, NoTelemetry, Telemetry
 from omnibot.services.delivery import DeliveryEngine
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,15 @@ class NotificationRequest:
 
 class Notifier:
     def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, clock: Clock, owner: str,
-                 lease_seconds: float = 120.0, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+                 lease_seconds: float = 120.0, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                 telemetry: Telemetry | None = None) -> None:
         self._queue = queue
         self._engine = engine
         self._clock = clock
         self._owner = owner
         self._lease_seconds = lease_seconds
         self._new_id = new_id
+        self._telemetry = telemetry or NoTelemetry()
 
     def submit(self, request: NotificationRequest, idempotency_key: str | None = None,
                request_id: str | None = None) -> tuple[Notification, bool]:
@@ -61,6 +63,7 @@ class Notifier:
         if created:
             log.info("notification.accepted id=%s phone=%s order=%s", notification.id,
                      mask_phone(notification.phone), notification.order_id)
+            self._telemetry.accepted("v1")
         return notification, created
 
     def trigger(self, phone: str | None, order_id: str | None, items: Sequence[str],
@@ -73,6 +76,7 @@ class Notifier:
         request = NotificationRequest(phone=phone, order_id=order_id, items=items)
         notification, _ = self._queue.enqueue(self._new(request, request_id), lease_owner=self._owner,
                                               lease_seconds=self._lease_seconds)
+        self._telemetry.accepted("trigger")
         return self._engine.deliver(notification, self._owner, fall_back_at_once=True)
 
     def _new(self, request: NotificationRequest, request_id: str | None) -> Notification:

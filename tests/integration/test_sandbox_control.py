@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -201,6 +202,39 @@ def test_served_over_http_a_bot_can_reply_from_inside_its_webhook() -> None:
             assert [m["text"] for m in messages] == ["Got /start ORD-1"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_served_sandbox_keeps_connections_alive_and_logs_requests_without_the_token() -> None:
+    """gunicorn, one worker: answers reuse the connection; ``--access-log`` hides the token; SIGINT exits 0."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "omnibot.sandbox.cli", "--port", str(port),
+                                "--threads", "4", "--access-log"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        assert f"listening on http://127.0.0.1:{port}" in process.stdout.readline()
+        get_me = f"/bot{SANDBOX_TELEGRAM_TOKEN}/getMe"
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        answers: list[tuple[int, str | None]] = []
+        sockets: list[Any] = []
+        for method, path in (("POST", get_me), ("GET", "/sandbox/customers"), ("POST", get_me)):
+            connection.request(method, path)
+            response = connection.getresponse()
+            answers.append((response.status, response.getheader("Connection")))
+            response.read()
+            sockets.append(connection.sock)
+        connection.close()
+        assert answers == [(200, "keep-alive")] * 3
+        assert all(sock is sockets[0] for sock in sockets)  # http.client reconnects only if the server closes
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        log = process.stdout.read()
+        assert '"POST /bot<token>/getMe HTTP/1.1" 200' in log and '"GET /sandbox/customers HTTP/1.1" 200' in log
+        assert SANDBOX_TELEGRAM_TOKEN.split(":")[1] not in log
     finally:
         if process.poll() is None:
             process.kill()

@@ -75,7 +75,7 @@ def require_api_key(api_keys: list[str]) -> Callable[[], None]:
         matches = [hmac.compare_digest(given, key) for key in keys]
         if not given or not any(matches):
             raise ApiError(401, "unauthorized", "missing or wrong X-Internal-API-Key header")
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        g.setdefault("request_id", request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex)
 
     return check
 

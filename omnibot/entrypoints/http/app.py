@@ -5,20 +5,23 @@ from __future__ import annotations
 from flask import Flask
 
 from omnibot import bootstrap
-from omnibot.entrypoints.http import api, customers, errors, health, webhooks
+from omnibot.entrypoints.http import admin, api, customers, docs, edge, errors, health, metrics, webhooks
 from omnibot.settings import Settings
 
 
 def create_app(services: bootstrap.Services | None = None) -> Flask:
     services = services or bootstrap.build(Settings.from_env())
     app = Flask("omnibot")
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    edge.configure(app, services.settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.register_blueprint(health.blueprint(services))
+    app.register_blueprint(metrics.blueprint(services))
     app.register_blueprint(api.blueprint(services))
     app.register_blueprint(customers.blueprint(services))
     app.register_blueprint(webhooks.blueprint(services))
+    app.register_blueprint(docs.blueprint())
+    app.register_blueprint(admin.blueprint(services))  # the operators' pages under /admin, not the API
     errors.register(app)
     app.extensions["omnibot"] = services
     return app

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from omnibot.domain.errors import Conflict, IdempotencyConflict
+from omnibot.entrypoints.http.responses import ErrorBody, ErrorDetail
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,8 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
-    error: dict[str, str] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    response = jsonify({"error": error})
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, field=field or None))
+    response = jsonify(body.model_dump(exclude_none=True))
     response.status_code = status
     return response
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
+
+from omnibot.domain.model import AttemptOutcome, Channel, NotificationStatus
 
 
 class TriggerRequest(BaseModel):
@@ -49,15 +51,15 @@ class NotificationCreate(BaseModel):
 
 class AttemptView(BaseModel):
     at: datetime | None
-    channel: str
-    outcome: str
+    channel: Channel
+    outcome: AttemptOutcome
     error: str | None = None
 
 
 class NotificationView(BaseModel):
     id: str
-    status: str
-    channel: str | None
+    status: NotificationStatus
+    channel: Channel | None
     result: str | None
     phone: str | None
     order_id: str | None
@@ -75,7 +77,7 @@ class LinkCreate(BaseModel):
 
     phone: StrictStr = Field(min_length=1, max_length=32)
     order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
-    ttl_seconds: int | None = Field(default=None, ge=60, le=90 * 24 * 3600)
+    ttl_seconds: StrictInt | None = Field(default=None, ge=60, le=90 * 24 * 3600)
 
 
 class LinkView(BaseModel):

@@ -6,6 +6,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from omnibot.settings import Settings
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
@@ -21,24 +23,16 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         from omnibot import bootstrap, logging_setup
         from omnibot.entrypoints.http.app import create_app
         from omnibot.entrypoints.worker_process import start_in_process
-        from omnibot.settings import Settings
 
-        logging_setup.configure()
-        services = bootstrap.build(Settings.from_env())
+        settings = Settings.from_env()
+        logging_setup.configure(settings)
+        services = bootstrap.build(settings)
         if services.embedded:
             start_in_process(services)
         return create_app(services)
 
 
-def run(host: str, port: int, workers: int) -> None:
-    _Gunicorn({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": 8,
-        "timeout": 60,
-        "graceful_timeout": 20,
-        "accesslog": "-",
-        "errorlog": "-",
-        "loglevel": "info",
-    }).run()
+def run(settings: Settings, host: str, port: int, workers: int) -> None:
+    from omnibot.entrypoints.http.gunicorn_config import options
+
+    _Gunicorn(options(settings, host, port, workers)).run()

@@ -14,6 +14,7 @@ from omnibot.adapters.viber import signature_is_valid
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import DeliveryFailure
 from omnibot.domain.model import Channel, ChannelState, NotificationStatus
+from omnibot.entrypoints.http import webhook_kinds
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
 from omnibot.ports import MessengerGateway, OutgoingMessage
@@ -36,8 +37,10 @@ def blueprint(services: Services) -> Blueprint:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if secret and not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("webhook.rejected channel=telegram reason=secret_token")
+            services.telemetry.webhook_update(Channel.TELEGRAM, webhook_kinds.REJECTED)
             raise ApiError(401, "unauthorized", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
         update = _parse(TelegramUpdate)
+        services.telemetry.webhook_update(Channel.TELEGRAM, webhook_kinds.telegram(update))
         # Telegram redelivers an update it thinks failed: act on each update_id once.
         key = str(update.update_id)
         if services.updates.seen(Channel.TELEGRAM, key):
@@ -56,8 +59,10 @@ def blueprint(services: Services) -> Blueprint:
         raw = request.get_data(cache=True)
         if not signature_is_valid(raw, request.headers.get("X-Viber-Content-Signature"), viber_token):
             log.warning("webhook.rejected channel=viber reason=signature")
+            services.telemetry.webhook_update(Channel.VIBER, webhook_kinds.REJECTED)
             raise ApiError(403, "bad_signature", "X-Viber-Content-Signature does not match the body")
         callback = _parse(ViberCallback)
+        services.telemetry.webhook_update(Channel.VIBER, webhook_kinds.viber(callback))
         key = f"{callback.event}:{callback.message_token}" if callback.message_token is not None else None
         if key is not None and services.updates.seen(Channel.VIBER, key):
             log.info("webhook.duplicate channel=viber event=%s", callback.event)

@@ -1,0 +1,176 @@
+"""Read models of the operators' dashboard: filtered, paginated lists and counts, in SQLAlchemy Core.
+
+Reads only, each in one short connection. Lists ask for one row more than a page to know whether
+another page follows, instead of counting the whole table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from omnibot.adapters.db.tables import contacts, delivery_attempts, notifications
+from omnibot.domain.model import AttemptOutcome, Channel, ChannelState, NotificationStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NotificationFilter:
+    """What the notifications list is narrowed to; ``None`` means any."""
+
+    status: NotificationStatus | None = None
+    channel: Channel | None = None  # the messenger that accepted it
+    since: datetime | None = None
+    until: datetime | None = None
+    phone: str | None = None  # exact E.164
+    phone_digits: str | None = None  # digits anywhere in the number (a partial search)
+    contact_id: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    phone: str | None
+    order_id: str | None
+    event: str
+    status: NotificationStatus
+    channel: Channel | None
+    result: str | None
+    attempts: int
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    language: str | None
+    phone_verified: bool
+    telegram: ChannelState | None  # None: no Telegram account linked
+    viber: ChannelState | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    number: int
+    size: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+class AdminQueries:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def notifications(self, where: NotificationFilter, page: int = 1, size: int = 50) -> Page[NotificationRow]:
+        """Newest first."""
+        attempts = (sa.select(sa.func.count()).select_from(delivery_attempts)
+                    .where(delivery_attempts.c.notification_id == notifications.c.id).scalar_subquery())
+        query = (sa.select(notifications.c.id, notifications.c.created_at, notifications.c.updated_at,
+                           notifications.c.phone, notifications.c.order_id, notifications.c.event,
+                           notifications.c.status, notifications.c.channel, notifications.c.result,
+                           notifications.c.request_id, attempts.label("attempts"))
+                 .where(*_conditions(where))
+                 .order_by(notifications.c.created_at.desc(), notifications.c.id.desc()))
+        return self._page(query, page, size, _notification_row)
+
+    def sent_by_channel(self, since: datetime) -> dict[Channel, int]:
+        """Messages each messenger accepted from ``since`` on (what Viber bills past its free quota)."""
+        query = (sa.select(delivery_attempts.c.channel, sa.func.count())
+                 .where(delivery_attempts.c.outcome == AttemptOutcome.SENT.value,
+                        delivery_attempts.c.created_at >= since)
+                 .group_by(delivery_attempts.c.channel))
+        with self._engine.connect() as connection:
+            found = {Channel(channel): int(count) for channel, count in connection.execute(query)}
+        return {channel: found.get(channel, 0) for channel in Channel}
+
+    def failed_since(self, since: datetime) -> int:
+        query = (sa.select(sa.func.count()).select_from(notifications)
+                 .where(notifications.c.status == NotificationStatus.FAILED.value,
+                        notifications.c.created_at >= since))
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def status_counts(self) -> dict[NotificationStatus, int]:
+        query = sa.select(notifications.c.status, sa.func.count()).group_by(notifications.c.status)
+        with self._engine.connect() as connection:
+            found = {NotificationStatus(status): int(count) for status, count in connection.execute(query)}
+        return {status: found.get(status, 0) for status in NotificationStatus}
+
+    def contacts(self, phone_digits: str | None = None, page: int = 1, size: int = 50) -> Page[ContactRow]:
+        """Newest first; ``phone_digits`` keeps the customers whose number holds those digits."""
+        query = sa.select(contacts).order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
+        if phone_digits:
+            query = query.where(contacts.c.phone.like(f"%{_digits(phone_digits)}%"))
+        return self._page(query, page, size, _contact_row)
+
+    def contact(self, contact_id: int) -> ContactRow | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(sa.select(contacts).where(contacts.c.id == contact_id)).first()
+        return None if row is None else _contact_row(row)
+
+    def _page(self, query: sa.Select[Any], page: int, size: int, convert: Callable[[Any], T]) -> Page[T]:
+        page = max(1, page)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query.limit(size + 1).offset((page - 1) * size)).all()
+        return Page([convert(row) for row in rows[:size]], page, size, len(rows) > size)
+
+
+def _conditions(where: NotificationFilter) -> list[sa.ColumnElement[bool]]:
+    columns = notifications.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    if where.status is not None:
+        conditions.append(columns.status == where.status.value)
+    if where.channel is not None:
+        conditions.append(columns.channel == where.channel.value)
+    if where.since is not None:
+        conditions.append(columns.created_at >= where.since)
+    if where.until is not None:
+        conditions.append(columns.created_at < where.until)
+    if where.phone is not None:
+        conditions.append(columns.phone == where.phone)
+    if where.phone_digits:
+        conditions.append(columns.phone.like(f"%{_digits(where.phone_digits)}%"))
+    if where.contact_id is not None:
+        conditions.append(columns.contact_id == where.contact_id)
+    if where.request_id is not None:
+        conditions.append(columns.request_id == where.request_id)
+    return conditions
+
+
+def _digits(text: str) -> str:
+    """Only digits reach a LIKE pattern, so ``%`` and ``_`` typed in a search match nothing special."""
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _notification_row(row: Any) -> NotificationRow:
+    return NotificationRow(
+        id=row.id, created_at=row.created_at, updated_at=row.updated_at, phone=row.phone, order_id=row.order_id,
+        event=row.event, status=NotificationStatus(row.status),
+        channel=None if row.channel is None else Channel(row.channel), result=row.result,
+        attempts=int(row.attempts), request_id=row.request_id)
+
+
+def _contact_row(row: Any) -> ContactRow:
+    return ContactRow(
+        id=row.id, phone=row.phone, first_name=row.first_name, last_name=row.last_name, language=row.language,
+        phone_verified=bool(row.phone_verified),
+        telegram=None if row.telegram_chat_id is None else ChannelState(row.telegram_state),
+        viber=None if row.viber_user_id is None else ChannelState(row.viber_state),
+        created_at=row.created_at)

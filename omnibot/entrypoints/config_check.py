@@ -1,0 +1,170 @@
+"""``omnibot check-config``: every problem of the configuration at once, each naming its variable.
+
+The same checks run when ``omnibot serve`` and ``omnibot worker`` start. A line names the variable
+and what is wrong with it, never its value: values are tokens, keys and passwords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import redis
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from omnibot.adapters.db import migrate
+from omnibot.adapters.db.engine import database_url
+from omnibot.settings import ConfigurationError, Settings
+
+CONNECT_TIMEOUT_SECONDS = 3
+_DATABASE_REASONS = (  # fragments of driver messages → what to tell the operator (the message itself names hosts)
+    ("password authentication failed", "authentication failed"),
+    ("does not exist", "the database or its user does not exist"),
+    ("connection refused", "connection refused"),
+    ("timeout", "timed out"),
+    ("timed out", "timed out"),
+    ("could not translate host name", "unknown host"),
+    ("name or service not known", "unknown host"),
+    ("unable to open database file", "cannot open the SQLite file"),
+    ("file is not a database", "the file is not an SQLite database"),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    variable: str
+    message: str
+    error: bool = True
+
+    def __str__(self) -> str:
+        return f"{'error' if self.error else 'warning'}: {self.variable}: {self.message}"
+
+
+def read_settings(**overrides: Any) -> tuple[Settings | None, list[Problem]]:
+    """The settings, with each variable that does not validate reported and left at its default."""
+    try:
+        return Settings(**overrides), []
+    except ValidationError as exc:
+        problems, defaults = [], dict(overrides)
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(Problem(name.upper() or "configuration", error["msg"]))
+            if name in Settings.model_fields:
+                defaults[name] = Settings.model_fields[name].get_default(call_default_factory=True)
+    try:
+        return Settings(**defaults), problems
+    except ValidationError:
+        return None, problems
+
+
+def check(settings: Settings) -> list[Problem]:
+    """What the settings cannot do: missing keys and tokens, an unreachable database or Redis."""
+    problems: list[Problem] = []
+    try:
+        settings.require_serving()
+    except ConfigurationError as exc:
+        problems += [Problem(*line.split(": ", 1)) for line in exc.problems]
+    if settings.telegram_bot_token is not None and not settings.telegram_bot_username:
+        problems.append(Problem("TELEGRAM_BOT_USERNAME", "not set while Telegram is on: no Telegram deep links",
+                                error=False))
+    if settings.viber_auth_token is not None and not settings.viber_bot_uri:
+        problems.append(Problem("VIBER_BOT_URI", "not set while Viber is on: no Viber deep links", error=False))
+    problems += database_problems(settings.database_url)
+    if settings.redis_url:
+        problems += redis_problems(settings.redis_url)
+    return problems
+
+
+def database_problems(raw_url: str | None) -> list[Problem]:
+    """Whether the database answers (within a few seconds) and has the schema this omnibot needs."""
+    url = database_url(raw_url)
+    try:
+        backend = make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        return [Problem("DATABASE_URL", "not a database URL (postgresql://… or sqlite:///…)")]
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+            # Connecting would create an empty file; say what to do instead.
+            return [Problem("DATABASE_URL", "the SQLite file does not exist yet: run `omnibot db upgrade`")]
+    elif backend == "postgresql":
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    else:
+        return [Problem("DATABASE_URL", "only PostgreSQL (postgresql://…) and SQLite (sqlite:///…) are supported")]
+    try:
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    except (sa.exc.ArgumentError, ImportError):
+        return [Problem("DATABASE_URL", "no driver for this database URL")]
+    try:
+        current, head = migrate.current_revision(engine), migrate.head_revision()
+    except sa.exc.SQLAlchemyError as exc:
+        return [Problem("DATABASE_URL", f"database unreachable: {_database_reason(exc)}")]
+    finally:
+        engine.dispose()
+    if current is None:
+        return [Problem("DATABASE_URL", "the database has no schema yet: run `omnibot db upgrade`")]
+    if current != head:
+        return [Problem("DATABASE_URL", f"the schema is at revision {current}, this omnibot needs {head}: "
+                                        "run `omnibot db upgrade`")]
+    return []
+
+
+def redis_problems(url: str) -> list[Problem]:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                      socket_timeout=CONNECT_TIMEOUT_SECONDS)
+    except ValueError:
+        return [Problem("REDIS_URL", "not a Redis URL (redis://host:6379/0)")]
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        return [Problem("REDIS_URL", "Redis refused the credentials")]
+    except redis.RedisError as exc:
+        return [Problem("REDIS_URL", f"Redis unreachable ({type(exc).__name__})")]
+    finally:
+        client.close()
+    return []
+
+
+def _database_reason(exc: sa.exc.SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    for fragment, reason in _DATABASE_REASONS:
+        if fragment in text:
+            return reason
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def all_problems() -> tuple[Settings | None, list[Problem]]:
+    settings, problems = read_settings()
+    if settings is not None:
+        problems += check(settings)
+    return settings, problems
+
+
+def run(echo: Callable[[str], None]) -> int:
+    """``omnibot check-config``: print every problem; 1 if any is an error, else 0."""
+    _, problems = all_problems()
+    for problem in problems:
+        echo(str(problem))
+    errors = sum(problem.error for problem in problems)
+    warnings = len(problems) - errors
+    echo(f"configuration: {errors} error(s), {warnings} warning(s)" if problems else "configuration: ok")
+    return 1 if errors else 0
+
+
+def settings_for_startup() -> Settings:
+    """The settings ``serve`` and ``worker`` start with: warnings printed, any error stops them (all listed)."""
+    settings, problems = all_problems()
+    errors = [p for p in problems if p.error]
+    for warning in (p for p in problems if not p.error):
+        click.echo(str(warning), err=True)
+    if errors or settings is None:
+        raise click.ClickException(str(ConfigurationError([f"{p.variable}: {p.message}" for p in errors])))
+    return settings

@@ -1,0 +1,153 @@
+"""The dashboard's notifications: a filtered live list, one notification's attempts, and resending a failed one."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from omnibot import bootstrap
+from omnibot.adapters.db.admin_queries import NotificationFilter
+from omnibot.domain.errors import InvalidPhone
+from omnibot.domain.model import Channel, Notification, NotificationStatus
+from omnibot.domain.phone import normalize_phone
+from omnibot.services.notify import NotificationRequest
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+RESEND_PREFIX = "resend:"  # request id of a resend: where it came from, in the log and on the page
+_NONCE = re.compile(r"[0-9a-f]{16}")
+
+
+@dataclass
+class Filters:
+    """The list's query string, read back for the form, and what it asks of the database."""
+
+    values: dict[str, str]
+    query: NotificationFilter
+    page: int = 1
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_filters(args: Mapping[str, str], region: str) -> Filters:
+    values = {name: args.get(name, "").strip() for name in ("status", "channel", "since", "until", "phone")}
+    problems: list[str] = []
+    status = _choice(values["status"], NotificationStatus, "status", problems)
+    channel = _choice(values["channel"], Channel, "channel", problems)
+    since, until = _moment(values["since"], "from", problems), _moment(values["until"], "until", problems)
+    phone, digits = None, None
+    if values["phone"]:
+        try:
+            phone = normalize_phone(values["phone"], region)
+        except InvalidPhone:
+            digits = "".join(ch for ch in values["phone"] if ch.isdigit())
+            if len(digits) < 3:
+                problems.append("phone: type a whole number or at least 3 of its digits")
+                digits = None
+    page = int(args["page"]) if args.get("page", "").isdigit() and int(args["page"]) > 0 else 1
+    query = NotificationFilter(status=status, channel=channel, since=since, until=until, phone=phone,
+                               phone_digits=digits)
+    return Filters(values, query, page, problems)
+
+
+def register(admin: Blueprint, services: bootstrap.Services, queue_health: Callable[[], dict[str, Any]]) -> None:
+    queries = services.admin_queries
+    region = services.settings.default_phone_region
+
+    def overview() -> dict[str, Any]:
+        now = datetime.now(UTC)
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        month = today.replace(day=1)
+        this_month = queries.sent_by_channel(month)
+        budget = services.settings.viber_monthly_budget
+        return {"today": queries.sent_by_channel(today), "month": this_month,
+                "failed_today": queries.failed_since(today), "viber_used": this_month[Channel.VIBER],
+                "viber_budget": budget, "viber_share": this_month[Channel.VIBER] / budget if budget else None,
+                "queue": queue_health()}
+
+    def listing() -> dict[str, Any]:
+        filters = parse_filters(request.args, region)
+        rows = queries.notifications(filters.query, filters.page, PAGE_SIZE)
+        args = {k: v for k, v in filters.values.items() if v}
+        return {"filters": filters, "rows": rows, "args": args, "statuses": list(NotificationStatus),
+                "channels": list(Channel)}
+
+    @admin.get("/notifications")
+    def notifications() -> str:
+        return render_template("admin/notifications.html", overview=overview(), **listing())
+
+    @admin.get("/notifications/live")
+    def notifications_live() -> str:
+        """The parts of the list page that change, for the refresh script."""
+        return render_template("admin/_notifications_live.html", overview=overview(), **listing())
+
+    @admin.get("/notifications/<notification_id>")
+    def notification(notification_id: str) -> str:
+        found = _notification_or_404(services, notification_id)
+        origin = (found.request_id or "").removeprefix(RESEND_PREFIX) if _is_resend(found) else None
+        resends = queries.notifications(NotificationFilter(request_id=RESEND_PREFIX + found.id), 1, 20).items
+        return render_template("admin/notification.html", n=found, origin=origin, resends=resends,
+                               can_resend=_can_resend(found), nonce=secrets.token_hex(8))
+
+    @admin.post("/notifications/<notification_id>/resend")
+    def resend(notification_id: str) -> Response:
+        original = _notification_or_404(services, notification_id)
+        if not _can_resend(original):
+            flash("Only a failed notification that still names its customer can be resent.")
+            return redirect(url_for("admin.notification", notification_id=original.id))  # type: ignore[return-value]
+        nonce = request.form.get("nonce", "")
+        nonce = nonce if _NONCE.fullmatch(nonce) else secrets.token_hex(8)
+        resent, created = services.notifier.submit(
+            NotificationRequest(phone=original.phone, order_id=original.order_id, items=original.items,
+                                event=original.event, text=original.text, channels=original.channels,
+                                callback_url=original.callback_url),
+            # The same form sent twice (a double click) makes one notification, not two.
+            idempotency_key=f"admin-resend:{original.id}:{nonce}", request_id=RESEND_PREFIX + original.id)
+        if created:
+            log.info("admin.resend original=%s notification=%s", original.id, resent.id)
+            flash("Resent: a new notification is queued for the workers.")
+        return redirect(url_for("admin.notification", notification_id=resent.id))  # type: ignore[return-value]
+
+
+def _notification_or_404(services: bootstrap.Services, notification_id: str) -> Notification:
+    found = services.notifications.get(notification_id) if len(notification_id) <= 36 else None
+    if found is None:
+        abort(404, "No notification with this id.")
+    return found
+
+
+def _can_resend(notification: Notification) -> bool:
+    return notification.status is NotificationStatus.FAILED and bool(notification.phone or notification.order_id)
+
+
+def _is_resend(notification: Notification) -> bool:
+    return (notification.request_id or "").startswith(RESEND_PREFIX)
+
+
+def _choice(value: str, kind: Any, name: str, problems: list[str]) -> Any:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not one of {', '.join(str(v) for v in kind)}")
+        return None
+
+
+def _moment(value: str, name: str, problems: list[str]) -> datetime | None:
+    """A ``datetime-local`` input, read as UTC (the dashboard shows every time in UTC)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not a date and time such as 2026-11-27T09:30")
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

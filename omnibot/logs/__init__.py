@@ -1,0 +1,1 @@
+"""Structured logging: request ids carried across threads, JSON or text lines, redaction of secrets."""
