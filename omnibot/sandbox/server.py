@@ -61,9 +61,10 @@ def _bind(host: str, port: int) -> str:
 def options(host: str, port: int, threads: int = DEFAULT_THREADS, access_log: bool = False) -> dict[str, Any]:
     """gunicorn's settings for the sandbox."""
 
-    def announce(arbiter: Any) -> None:
-        # Called once the socket is bound, so port 0 has become a real port.
-        bound = arbiter.LISTENERS[0].sock.getsockname()[1]
+    def announce(worker: Any) -> None:
+        # In the worker, once the app is built: the socket is bound (port 0 has become a real port)
+        # and the very next thing the worker does is serve.
+        bound = worker.sockets[0].getsockname()[1]
         print(f"omnibot sandbox listening on http://{_bind(host, bound)} "
               f"(Telegram API at /bot<token>/, Viber API at /pa/, control API at /sandbox/)", flush=True)
 
@@ -83,7 +84,7 @@ def options(host: str, port: int, threads: int = DEFAULT_THREADS, access_log: bo
         "logger_class": _RedactingLogger,
         "control_socket_disable": True,  # no gunicornc socket in $XDG_RUNTIME_DIR or ~/.gunicorn
         "proc_name": "omnibot-sandbox",
-        "when_ready": announce,
+        "post_worker_init": announce,
     }
 
 

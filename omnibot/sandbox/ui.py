@@ -42,7 +42,7 @@ def blueprint(config: SandboxConfig, state: SandboxState) -> Blueprint:
             chats = {c.id: {channel: chat(c, channel, journal.entries(c.id, channel), config)
                             for channel in CHANNELS} for c in shown}
         faults = state.faults.settings
-        shape = faults.to_json()
+        shape = {key: value for key, value in faults.to_json().items() if value not in (None, {}, [])}
         if faults.outage is not None:
             shape["outage"]["active"] = faults.outage.on_at(state.clock())
         return {"customers": shown, "hidden": len(customers) - len(shown), "chats": chats,

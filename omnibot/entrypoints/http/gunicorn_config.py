@@ -37,6 +37,7 @@ def options(settings: Settings, host: str, port: int, workers: int) -> dict[str,
         "loglevel": "info",
         "logger_class": GunicornLogger,
         "child_exit": child_exit,
+        "control_socket_disable": True,  # no gunicornc socket in $XDG_RUNTIME_DIR or ~/.gunicorn
     }
 
 

@@ -1,0 +1,201 @@
+"""The operators' dashboard through Flask's test client, on a real SQLite database: sign-in, cookies, CSRF, pages."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from omnibot import bootstrap
+from omnibot.adapters.db import migrate
+from omnibot.entrypoints.http import admin_auth
+from omnibot.entrypoints.http.app import create_app
+from omnibot.settings import ConfigurationError, Settings
+
+KEY = "admin-pages-key"
+PASSWORD = "a long operator password"
+AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(admin_auth, "WRONG_PASSWORD_DELAY", 0.05)
+    built: list[bootstrap.Services] = []
+
+    def make(**overrides: object) -> Flask:
+        settings = Settings.from_env(**{
+            "database_url": f"sqlite:///{tmp_path / 'admin.sqlite3'}", "internal_api_key": KEY,
+            "telegram_bot_token": "1:unused", "telegram_api_url": "http://127.0.0.1:9",
+            "telegram_bot_username": "shop_bot", "viber_auth_token": "viber-unused",
+            "viber_api_url": "http://127.0.0.1:9/pa", "viber_bot_uri": "shopbot",
+            "admin_password_hash": generate_password_hash(PASSWORD), "secret_key": "test-secret", **overrides})
+        services = bootstrap.build(settings)
+        migrate.upgrade(services.engine)
+        built.append(services)
+        return create_app(services)
+
+    yield make
+    for services in built:
+        services.close()
+
+
+@pytest.fixture
+def client(make_app: AppFactory) -> FlaskClient:
+    return make_app().test_client()
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, password: str = PASSWORD) -> FlaskClient:
+    token = csrf(client.get("/admin/login").get_data(as_text=True))
+    answer = client.post("/admin/login", data={"password": password, "csrf_token": token})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client
+
+
+def test_every_page_sends_a_stranger_to_the_sign_in(client: FlaskClient) -> None:
+    for path in ("/admin/", "/admin/notifications", "/admin/notifications/live", "/admin/contacts",
+                 "/admin/contacts/1", "/admin/queue", "/admin/notifications/some-id"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/admin/login?next=" in answer.headers["Location"], path
+    assert client.get("/admin/queue/live", headers={"X-Requested-With": "fetch"}).status_code == 401
+    assert client.post("/admin/links", data={"phone": "+380501234567"}).status_code == 302
+
+
+def test_a_wrong_password_is_refused_after_a_delay(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(admin_auth, "WRONG_PASSWORD_DELAY", 0.3)
+    token = csrf(client.get("/admin/login").get_data(as_text=True))
+    started = time.monotonic()
+    answer = client.post("/admin/login", data={"password": "guess", "csrf_token": token})
+    assert time.monotonic() - started >= 0.3
+    assert answer.status_code == 401 and "Wrong password." in answer.get_data(as_text=True)
+    assert client.get("/admin/queue").status_code == 302
+
+
+def test_the_session_cookie_is_httponly_samesite_and_only_for_the_dashboard(client: FlaskClient) -> None:
+    token = csrf(client.get("/admin/login").get_data(as_text=True))
+    answer = client.post("/admin/login", data={"password": PASSWORD, "csrf_token": token})
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/admin" in cookie
+    assert "Secure" not in cookie  # plain http here
+    assert client.get("/admin/queue").status_code == 200
+    assert "Set-Cookie" not in client.get("/healthz").headers
+
+
+def test_the_cookie_is_secure_over_https_or_when_configured(make_app: AppFactory) -> None:
+    over_https = make_app().test_client()
+    answer = over_https.get("/admin/login", base_url="https://omnibot.example")
+    assert "Secure" in answer.headers["Set-Cookie"]
+    forced = make_app(admin_cookie_secure=True).test_client()
+    assert "Secure" in forced.get("/admin/login").headers["Set-Cookie"]
+
+
+def test_posts_without_the_csrf_token_are_refused(client: FlaskClient) -> None:
+    assert client.post("/admin/login", data={"password": PASSWORD}).status_code == 400
+    sign_in(client)
+    refused = client.post("/admin/links", data={"phone": "+380501234567", "csrf_token": "forged"})
+    assert refused.status_code == 400 and "expired" in refused.get_data(as_text=True)
+
+
+def test_pages_forbid_framing_and_foreign_scripts(client: FlaskClient) -> None:
+    answer = client.get("/admin/login")
+    assert answer.headers["X-Frame-Options"] == "DENY" and answer.headers["Cache-Control"] == "no-store"
+    assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert "<script>" not in answer.get_data(as_text=True)  # only the script file: no inline code
+
+
+def test_after_sign_in_the_page_asked_for_opens_but_never_another_site(client: FlaskClient) -> None:
+    token = csrf(client.get("/admin/login").get_data(as_text=True))
+    answer = client.post("/admin/login?next=/admin/queue", data={"password": PASSWORD, "csrf_token": token})
+    assert answer.headers["Location"] == "/admin/queue"
+    client.post("/admin/logout", data={"csrf_token": csrf(client.get("/admin/queue").get_data(as_text=True))})
+    token = csrf(client.get("/admin/login").get_data(as_text=True))
+    answer = client.post("/admin/login?next=//evil.example/admin/", data={"password": PASSWORD, "csrf_token": token})
+    assert answer.headers["Location"] == "/admin/"
+
+
+def test_changing_the_password_signs_everyone_out(make_app: AppFactory) -> None:
+    client = sign_in(make_app().test_client())
+    cookie = client.get_cookie("omnibot_admin", path="/admin")
+    assert cookie is not None
+    other = make_app(admin_password_hash=generate_password_hash("another long password")).test_client()
+    other.set_cookie("omnibot_admin", cookie.value, path="/admin")
+    assert other.get("/admin/queue").status_code == 302
+
+
+def test_without_a_password_hash_nobody_signs_in(make_app: AppFactory) -> None:
+    client = make_app(admin_password_hash=None).test_client()
+    page = client.get("/admin/login").get_data(as_text=True)
+    assert "ADMIN_PASSWORD_HASH" in page
+    answer = client.post("/admin/login", data={"password": PASSWORD, "csrf_token": csrf(page)})
+    assert answer.status_code == 403
+
+
+def test_a_malformed_password_hash_is_a_configuration_error_that_does_not_echo_it() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env(admin_password_hash="plain-text-password")
+    assert "ADMIN_PASSWORD_HASH" in str(raised.value) and "plain-text-password" not in str(raised.value)
+
+
+def test_lists_mask_phones_and_the_detail_page_shows_the_whole_number(client: FlaskClient) -> None:
+    sign_in(client)
+    triggered = client.post("/trigger-notification", headers={"X-Internal-API-Key": KEY},
+                            json={"phone": "+380501234567", "order_id": "ORD-1", "items": ["Lamp"]}).get_json()
+    listing = client.get("/admin/notifications").get_data(as_text=True)
+    assert "+380*******67" in listing and "+380501234567" not in listing
+    assert "+380501234567" in client.get(f"/admin/notifications/{triggered['notification_id']}").get_data(as_text=True)
+    assert client.get("/admin/notifications/no-such-id").status_code == 404
+
+
+def test_filters_that_do_not_parse_are_named_not_fatal(client: FlaskClient) -> None:
+    sign_in(client)
+    page = client.get("/admin/notifications?status=lost&since=yesterday&phone=1").get_data(as_text=True)
+    assert "status: &#39;lost&#39; is not one of" in page and "from: &#39;yesterday&#39;" in page
+    assert "at least 3 of its digits" in page
+
+
+def test_a_link_made_on_the_dashboard_is_shown_once_with_both_deep_links(client: FlaskClient) -> None:
+    token = csrf(sign_in(client).get("/admin/contacts").get_data(as_text=True))
+    page = client.post("/admin/links", data={"phone": "050 123 45 67", "order_id": "ORD-5", "csrf_token": token})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "+380501234567" in html
+    assert re.search(r'value="https://t\.me/shop_bot\?start=ob1[\w-]{38}"', html)
+    assert re.search(r'value="viber://pa\?chatURI=shopbot&amp;context=ob1[\w-]{38}"', html)
+    bad = client.post("/admin/links", data={"phone": "not a phone", "csrf_token": token})
+    assert bad.status_code == 400
+
+
+def test_hash_password_prints_a_hash_of_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    from click.testing import CliRunner
+
+    from omnibot.entrypoints.cli import main
+
+    result = CliRunner().invoke(main, ["admin", "hash-password", "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.strip().splitlines()[0]
+    assert check_password_hash(printed, PASSWORD) and PASSWORD not in result.stdout
+    Settings.from_env(admin_password_hash=printed)  # the settings take what the command prints
+    short = CliRunner().invoke(main, ["admin", "hash-password", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0
+
+
+def test_omnibot_dev_makes_a_password_unless_one_is_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnibot.entrypoints.admin_cli import dev_sign_in
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADMIN_PASSWORD_HASH", raising=False)
+    env: dict[str, str] = {}
+    password = dev_sign_in(env)
+    assert password and check_password_hash(env["ADMIN_PASSWORD_HASH"], password) and env["SECRET_KEY"]
+    assert dev_sign_in({"ADMIN_PASSWORD_HASH": env["ADMIN_PASSWORD_HASH"]}) is None
