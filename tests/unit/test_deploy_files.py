@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from omnibot.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -20,6 +22,7 @@ def test_compose_has_the_seed_services_and_a_scalable_worker() -> None:
     services = compose()["services"]
     assert {"db", "bot", "worker", "migrate", "redis"} <= set(services)
     assert "ports" not in services["worker"]  # --scale worker=N needs no fixed port
+    assert services["worker"]["environment"]["WORKER_METRICS_PORT"] in services["worker"]["expose"]
     assert services["bot"]["ports"] == ["5000:5000"]
 
 
@@ -59,3 +62,10 @@ def test_env_example_names_every_setting_the_seed_uses() -> None:
     text = (ROOT / ".env.example").read_text()
     for name in ("VIBER_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN", "INTERNAL_API_KEY", "DATABASE_URL"):
         assert re.search(rf"^#? ?{name}=", text, re.MULTILINE), name
+
+
+def test_env_example_names_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text()
+    missing = [name for name in (field.upper() for field in Settings.model_fields)
+               if not re.search(rf"^#? ?{name}=", text, re.MULTILINE)]
+    assert missing == []
