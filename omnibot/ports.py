@@ -170,6 +170,12 @@ class DeliveryQueue(Protocol):
         """A messenger reported a sent message delivered or seen; status only moves forward."""
         ...
 
+    def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
+                           result: str) -> Notification | None:
+        """A messenger could not deliver a message it had accepted: a ``sent`` notification becomes
+        ``failed`` with ``result``, and ``error`` is kept as an attempt; after delivered or seen, nothing."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime:

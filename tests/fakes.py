@@ -331,12 +331,30 @@ class InMemoryDeliveryQueue:
 
     def record_receipt(self, channel: Channel, provider_message_id: str,
                        status: NotificationStatus) -> Notification | None:
+        notification_id = self._sent_as(channel, provider_message_id)
+        if notification_id is None:
+            return None
+        stored = self._notifications._notifications[notification_id]
+        if stored.status in self._RECEIPT_ORDER[: self._RECEIPT_ORDER.index(status)]:
+            stored.status = status
+        return self._notifications.get(notification_id)
+
+    def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
+                           result: str) -> Notification | None:
+        notification_id = self._sent_as(channel, provider_message_id)
+        if notification_id is None:
+            return None
+        stored = self._notifications._notifications[notification_id]
+        if stored.status is NotificationStatus.SENT:
+            stored.status, stored.result = NotificationStatus.FAILED, result
+            self._notifications.add_attempt(notification_id, DeliveryAttempt(
+                channel, AttemptOutcome.PERMANENT_FAILURE, error=error, provider_message_id=provider_message_id))
+        return self._notifications.get(notification_id)
+
+    def _sent_as(self, channel: Channel, provider_message_id: str) -> str | None:
         for notification_id, attempts in self._notifications._attempts.items():
             if any(a.channel is channel and a.provider_message_id == provider_message_id for *_, a in attempts):
-                stored = self._notifications._notifications[notification_id]
-                if stored.status in self._RECEIPT_ORDER[: self._RECEIPT_ORDER.index(status)]:
-                    stored.status = status
-                return self._notifications.get(notification_id)
+                return notification_id
         return None
 
 

@@ -90,9 +90,10 @@ def blueprint(config: SandboxConfig, state: SandboxState, telegram: TelegramCust
         customer = customer_or_404(state, customer_id)
         return jsonify(viber.unsubscribe(customer, body(Silent).silent))
 
-    @actions.post("/viber/<any(delivered, seen):event>")
+    @actions.post("/viber/<any(delivered, seen, failed):event>")
     def viber_receipt(customer_id: str, event: str) -> Response:
         customer = customer_or_404(state, customer_id)
-        return jsonify(viber.receipt(customer, event, body(Receipt).message_token))
+        receipt = body(Receipt)
+        return jsonify(viber.receipt(customer, event, receipt.message_token, receipt.desc))
 
     return actions

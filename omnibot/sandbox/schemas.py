@@ -67,6 +67,7 @@ class Silent(_Body):
 
 class Receipt(_Body):
     message_token: int | None = None
+    desc: str = "Message could not be delivered to the user's device"  # `failed` only
 
 
 class Empty(_Body):

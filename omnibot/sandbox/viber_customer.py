@@ -61,8 +61,8 @@ class ViberCustomers:
             callback = self._bot.callback("unsubscribed", user_id=customer.viber.user_id)
         return self._deliver(callback)
 
-    def receipt(self, customer: Customer, event: str, message_token: int | None) -> dict[str, Any]:
-        """``delivered`` or ``seen`` for one of the bot's messages (by default the latest)."""
+    def receipt(self, customer: Customer, event: str, message_token: int | None, desc: str) -> dict[str, Any]:
+        """``delivered``, ``seen`` or ``failed`` (with ``desc``) for one of the bot's messages (default: the latest)."""
         with self._state.lock:
             received = customer.received(VIBER)
             tokens = [m.message_token for m in received]
@@ -73,6 +73,8 @@ class ViberCustomers:
                                    "message_token")
             callback = self._bot.callback(event, user_id=customer.viber.user_id)
             callback["message_token"] = token
+            if event == "failed":
+                callback["desc"] = desc
         return self._deliver(callback)
 
     def _message(self, customer: Customer, message: dict[str, Any]) -> dict[str, Any]:

@@ -119,6 +119,39 @@ def test_receipts_move_status_forward_only(queue: SqlDeliveryQueue, engine: Engi
     assert queue.record_receipt(Channel.VIBER, "404", NotificationStatus.SEEN) is None
 
 
+def test_undelivered_fails_a_sent_notification_once(queue: SqlDeliveryQueue, engine: Engine,
+                                                     clock: ManualClock) -> None:
+    queue.enqueue(new())
+    [claimed] = queue.claim("w1", 1, 60)
+    SqlNotificationRepository(engine, now=clock.now).add_attempt(
+        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id="777"))
+    claimed.status = NotificationStatus.SENT
+    queue.complete(claimed, "w1")
+    failed = queue.record_undelivered(Channel.VIBER, "777", "device unreachable", "Failed: Delivery failed")
+    assert failed is not None and failed.status is NotificationStatus.FAILED
+    assert failed.result == "Failed: Delivery failed"
+    assert [(a.outcome, a.error) for a in failed.attempts] == [
+        (AttemptOutcome.SENT, None), (AttemptOutcome.PERMANENT_FAILURE, "device unreachable")]
+    again = queue.record_undelivered(Channel.VIBER, "777", "device unreachable", "Failed: Delivery failed")
+    assert again is not None and len(again.attempts) == 2
+    late = queue.record_receipt(Channel.VIBER, "777", NotificationStatus.SEEN)
+    assert late is not None and late.status is NotificationStatus.FAILED
+    assert queue.record_undelivered(Channel.VIBER, "404", "x", "Failed: Delivery failed") is None
+
+
+def test_undelivered_after_delivered_changes_nothing(queue: SqlDeliveryQueue, engine: Engine,
+                                                     clock: ManualClock) -> None:
+    queue.enqueue(new())
+    [claimed] = queue.claim("w1", 1, 60)
+    SqlNotificationRepository(engine, now=clock.now).add_attempt(
+        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id="778"))
+    claimed.status = NotificationStatus.SENT
+    queue.complete(claimed, "w1")
+    queue.record_receipt(Channel.VIBER, "778", NotificationStatus.DELIVERED)
+    kept = queue.record_undelivered(Channel.VIBER, "778", "late", "Failed: Delivery failed")
+    assert kept is not None and kept.status is NotificationStatus.DELIVERED and len(kept.attempts) == 1
+
+
 def test_depth_counts_waiting_work(queue: SqlDeliveryQueue) -> None:
     assert queue.depth() == (0, None)
     first, _ = queue.enqueue(new())

@@ -20,7 +20,7 @@ from omnibot.adapters.db import rows
 from omnibot.adapters.db.errors import translate
 from omnibot.adapters.db.tables import delivery_attempts, notifications
 from omnibot.domain.errors import IdempotencyConflict
-from omnibot.domain.model import Channel, Notification, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
 
 WAKEUP_CHANNEL = "omnibot_queue"
 _RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
@@ -129,11 +129,7 @@ class SqlDeliveryQueue:
                        status: NotificationStatus) -> Notification | None:
         earlier = [s.value for s in _RECEIPT_ORDER[: _RECEIPT_ORDER.index(status)]]
         with self._engine.begin() as connection:
-            notification_id = connection.execute(
-                sa.select(delivery_attempts.c.notification_id)
-                .where(delivery_attempts.c.channel == channel.value,
-                       delivery_attempts.c.provider_message_id == provider_message_id)
-            ).scalar()
+            notification_id = self._sent_as(connection, channel, provider_message_id)
             if notification_id is None:
                 return None
             connection.execute(
@@ -144,6 +140,39 @@ class SqlDeliveryQueue:
             row = connection.execute(
                 sa.select(notifications).where(notifications.c.id == notification_id)).one()
             return _with_attempts(connection, [row])[0]
+
+    def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
+                           result: str) -> Notification | None:
+        with self._engine.begin() as connection:
+            notification_id = self._sent_as(connection, channel, provider_message_id)
+            if notification_id is None:
+                return None
+            now = self._now()
+            changed = connection.execute(
+                notifications.update()
+                .where(notifications.c.id == notification_id,
+                       notifications.c.status == NotificationStatus.SENT.value)
+                .values(status=NotificationStatus.FAILED.value, result=result, updated_at=now)
+            ).rowcount
+            if changed:
+                undelivered = DeliveryAttempt(channel, AttemptOutcome.PERMANENT_FAILURE, error=error,
+                                              provider_message_id=provider_message_id, created_at=now)
+                connection.execute(delivery_attempts.insert().values(
+                    notification_id=notification_id, **rows.attempt_values(undelivered)))
+            row = connection.execute(
+                sa.select(notifications).where(notifications.c.id == notification_id)).one()
+            return _with_attempts(connection, [row])[0]
+
+    @staticmethod
+    def _sent_as(connection: Connection, channel: Channel, provider_message_id: str) -> str | None:
+        """The notification a messenger knows by ``provider_message_id``."""
+        found: str | None = connection.execute(
+            sa.select(delivery_attempts.c.notification_id)
+            .where(delivery_attempts.c.channel == channel.value,
+                   delivery_attempts.c.provider_message_id == provider_message_id)
+            .limit(1)
+        ).scalar()
+        return found
 
     def forget_idempotency_keys(self, older_than: datetime) -> int:
         """Drop keys past their retention, so the same key may name a new request again."""

@@ -18,6 +18,7 @@ from omnibot.entrypoints.http import webhook_kinds
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
 from omnibot.ports import MessengerGateway, OutgoingMessage
+from omnibot.services.delivery import DELIVERY_FAILED
 from omnibot.services.linking import MessengerUser
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,14 @@ def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, Out
         updated = services.queue.record_receipt(Channel.VIBER, str(callback.message_token), status)
         if updated is not None and updated.status is status:
             services.callbacks.status_changed(updated)
-    elif callback.event == "failed":
-        log.warning("webhook.viber_delivery_failed message_token=%s desc=%s", callback.message_token,
-                    (callback.desc or "")[:200])
+    elif callback.event == "failed" and callback.message_token is not None:
+        error = f"Viber could not deliver it: {(callback.desc or 'no reason given')[:200]}"
+        log.warning("webhook.viber_delivery_failed message_token=%s", callback.message_token)
+        updated = services.queue.record_undelivered(Channel.VIBER, str(callback.message_token), error,
+                                                    DELIVERY_FAILED)
+        if updated is not None and updated.status is NotificationStatus.FAILED and updated.result == DELIVERY_FAILED:
+            services.telemetry.finished(updated)
+            services.callbacks.status_changed(updated)
     elif callback.event == "subscribed" and callback.user:
         linking.set_state(_viber_user(callback.user), ChannelState.ACTIVE)
     elif callback.event == "unsubscribed" and callback.user_id:
