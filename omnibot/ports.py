@@ -199,12 +199,16 @@ class RateLimiter(Protocol):
         """Take one token from every bucket, or from none.
 
         Returns 0.0 when taken; otherwise the seconds to wait before all could be taken
-        (including any pause in force on one of the keys).
+        (including any pause in force on one of the keys). Raises ``RateLimiterUnavailable``
+        when the buckets cannot be read.
         """
         ...
 
     def pause(self, key: str, seconds: float) -> None:
-        """Refuse every acquire that touches ``key`` for ``seconds`` (a 429's ``retry_after``)."""
+        """Refuse every acquire that touches ``key`` for ``seconds`` (a 429's ``retry_after``).
+
+        Raises ``RateLimiterUnavailable`` when the pause cannot be stored.
+        """
         ...
 
     def paused(self) -> dict[str, float]:

@@ -74,3 +74,7 @@ class TransientFailure(DeliveryFailure):
         super().__init__(reason)
         self.retry_after = retry_after
         self.throttled = throttled
+
+
+class RateLimiterUnavailable(OmnibotError):
+    """The shared rate limiter (Redis) did not answer: no send may go out uncounted."""

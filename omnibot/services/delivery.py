@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from omnibot.domain import routing
-from omnibot.domain.errors import PermanentFailure, TransientFailure
+from omnibot.domain.errors import PermanentFailure, RateLimiterUnavailable, TransientFailure
 from omnibot.domain.model import (
     AttemptOutcome,
     Channel,
@@ -60,6 +60,9 @@ class DeliveryPolicy:
     fallback_after: int = 3
     # A rate-limit wait up to this long is slept through in the sending thread; longer, requeue.
     max_rate_wait_seconds: float = 1.5
+    # While the shared rate limiter does not answer, notifications come back after this long
+    # rather than being sent uncounted (which would risk the messenger's 429s for everyone).
+    limiter_retry_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class DeliveryEngine:
             except TransientFailure as failure:
                 self._record(notification, step.channel, AttemptOutcome.TRANSIENT_FAILURE, failure.reason)
                 if failure.retry_after:
-                    self._limiter.pause(self._limits.pause_key(step.channel), failure.retry_after)
+                    self._pause(step.channel, failure.retry_after)
                 retry_after = max(retry_after or 0.0, failure.retry_after or 0.0)
                 if fall_back_at_once:
                     continue
@@ -177,12 +180,23 @@ class DeliveryEngine:
     def _acquire(self, step: routing.Step) -> float:
         limits = self._limits.for_send(step.channel, step.address)
         waited = 0.0
-        while (wait := self._limiter.try_acquire(limits)) > 0:
-            if waited + wait > self._policy.max_rate_wait_seconds:
-                return wait
-            self._sleep(wait)
-            waited += wait
+        try:
+            while (wait := self._limiter.try_acquire(limits)) > 0:
+                if waited + wait > self._policy.max_rate_wait_seconds:
+                    return wait
+                self._sleep(wait)
+                waited += wait
+        except RateLimiterUnavailable as exc:
+            log.warning("notification.rate_limiter_unavailable channel=%s error=%s", step.channel, exc)
+            return self._policy.limiter_retry_seconds
         return 0.0
+
+    def _pause(self, channel: Channel, seconds: float) -> None:
+        try:
+            self._limiter.pause(self._limits.pause_key(channel), seconds)
+        except RateLimiterUnavailable as exc:
+            # The notification itself still waits retry_after; other workers may meet a 429 of their own.
+            log.warning("notification.pause_not_shared channel=%s error=%s", channel, exc)
 
     def _retry_or_fail(self, notification: Notification, owner: str, contact: Contact,
                        retry_after: float | None) -> Notification:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from multiprocessing.queues import Queue
@@ -19,6 +20,7 @@ import pytest
 import redis
 
 from omnibot.adapters.ratelimit import RedisRateLimiter, make_rate_limiter
+from omnibot.domain.errors import RateLimiterUnavailable
 from omnibot.ports import Limit
 
 REDIS_URL = os.environ.get("OMNIBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -182,3 +184,16 @@ def test_processes_together_take_no_more_than_the_limit_allows(prefix):
     taken = sum(count for _, _, count in reports)
     assert all(count > 0 for _, _, count in reports)
     assert 0.9 * allowed <= taken <= allowed + 2
+
+
+def test_a_server_that_does_not_answer_is_reported_as_unavailable() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]  # closed again below: nothing listens there
+    away = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, socket_timeout=1)
+    limiter = RedisRateLimiter(away)
+    with pytest.raises(RateLimiterUnavailable, match="ConnectionError") as raised:
+        limiter.try_acquire([Limit("bot:x", 30, 30)])
+    assert str(port) not in str(raised.value)  # the adapter's message names no address
+    with pytest.raises(RateLimiterUnavailable):
+        limiter.pause("bot:x", 5)

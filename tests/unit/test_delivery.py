@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from omnibot.domain.errors import IdempotencyConflict, PermanentFailure, TransientFailure
+from omnibot.domain.errors import IdempotencyConflict, PermanentFailure, RateLimiterUnavailable, TransientFailure
 from omnibot.domain.model import AttemptOutcome, Channel, ChannelState, Contact, NotificationStatus
 from omnibot.services.notify import NotificationRequest
 from tests.unit.conftest import PHONE, World
@@ -153,3 +153,30 @@ def test_idempotency_key_replays_and_refuses_a_different_body(world: World) -> N
     assert created and not created_again and again.id == first.id
     with pytest.raises(IdempotencyConflict):
         world.notifier.submit(NotificationRequest(phone=PHONE, order_id="ORD-2"), idempotency_key="k1")
+
+
+class UnreachableLimiter:
+    """A shared rate limiter whose server is away."""
+
+    def try_acquire(self, limits: object) -> float:
+        raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
+
+    def pause(self, key: str, seconds: float) -> None:
+        raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
+
+    def paused(self) -> dict[str, float]:
+        return {}
+
+
+def test_an_unreachable_rate_limiter_requeues_shortly_and_sends_nothing_uncounted(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    notification_id = submit(world)
+    world.engine._limiter = UnreachableLimiter()
+    assert one_pass(world) == ["Queued for retry"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.QUEUED and stored.attempts == []
+    assert stored.next_attempt_at == world.clock.now() + timedelta(seconds=5)
+    assert world.telegram.sent == []
+    world.engine._limiter = world.limiter  # Redis is back
+    world.clock.advance(5)
+    assert one_pass(world) == ["Sent via Telegram"]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import redis
 
 from omnibot.adapters.ratelimit import gcra
+from omnibot.domain.errors import RateLimiterUnavailable
 from omnibot.ports import Limit
 
 # One atomic round trip per acquire: check every pause and bucket, then move all TATs or none.
@@ -87,12 +88,18 @@ class RedisRateLimiter:
             gcra.check(limit)
             keys += [self._bucket_key(limit.key), self._pause_key(limit.key)]
             args += [limit.rate, limit.burst]
-        return float(self._acquire(keys=keys, args=[repr(arg) for arg in args]))
+        try:
+            return float(self._acquire(keys=keys, args=[repr(arg) for arg in args]))
+        except redis.RedisError as exc:
+            raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
 
     def pause(self, key: str, seconds: float) -> None:
         if seconds <= 0:
             return
-        self._pause(keys=[self._pause_key(key), self._index_key()], args=[math.ceil(seconds * 1000), key])
+        try:
+            self._pause(keys=[self._pause_key(key), self._index_key()], args=[math.ceil(seconds * 1000), key])
+        except redis.RedisError as exc:
+            raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
 
     def paused(self) -> dict[str, float]:
         found = self._paused(keys=[self._index_key()])
