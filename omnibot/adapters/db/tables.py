@@ -152,6 +152,7 @@ delivery_attempts = sa.Table(
     sa.Column("provider_message_id", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index(None, "channel", "provider_message_id"),  # Viber's delivered/seen callbacks
+    sa.Index(None, "created_at"),  # messages sent this month: the Viber metric, the dashboard
     sqlite_autoincrement=True,
 )
 
