@@ -4,46 +4,29 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from omnibot import bootstrap
-from omnibot.adapters.db import migrate
 from omnibot.entrypoints.http import admin_auth
-from omnibot.entrypoints.http.app import create_app
 from omnibot.settings import ConfigurationError, Settings
+from tests.integration.apps import AppFactory, sqlite_apps
 
 KEY = "admin-pages-key"
 PASSWORD = "a long operator password"
-AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(admin_auth, "WRONG_PASSWORD_DELAY", 0.05)
-    built: list[bootstrap.Services] = []
-
-    def make(**overrides: object) -> Flask:
-        settings = Settings.from_env(**{
-            "database_url": f"sqlite:///{tmp_path / 'admin.sqlite3'}", "internal_api_key": KEY,
-            "telegram_bot_token": "1:unused", "telegram_api_url": "http://127.0.0.1:9",
-            "telegram_bot_username": "shop_bot", "viber_auth_token": "viber-unused",
-            "viber_api_url": "http://127.0.0.1:9/pa", "viber_bot_uri": "shopbot",
-            "admin_password_hash": generate_password_hash(PASSWORD), "secret_key": "test-secret", **overrides})
-        services = bootstrap.build(settings)
-        migrate.upgrade(services.engine)
-        built.append(services)
-        return create_app(services)
-
-    yield make
-    for services in built:
-        services.close()
+    with sqlite_apps(tmp_path / "admin.sqlite3", internal_api_key=KEY, telegram_bot_username="shop_bot",
+                     viber_auth_token="viber-unused", viber_api_url="http://127.0.0.1:9/pa", viber_bot_uri="shopbot",
+                     admin_password_hash=generate_password_hash(PASSWORD), secret_key="test-secret") as make:
+        yield make
 
 
 @pytest.fixture

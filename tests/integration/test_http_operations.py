@@ -5,40 +5,25 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
 
-from omnibot import bootstrap, logging_setup
-from omnibot.adapters.db import migrate
-from omnibot.entrypoints.http.app import create_app
+from omnibot import logging_setup
 from omnibot.settings import Settings
+from tests.integration.apps import AppFactory, sqlite_apps
 
 KEY = "ops-key-1234"
-AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
     monkeypatch.chdir(tmp_path)
-    built: list[bootstrap.Services] = []
-
-    def make(**overrides: object) -> Flask:
-        settings = Settings.from_env(**{
-            "database_url": f"sqlite:///{tmp_path / 'ops.sqlite3'}", "internal_api_key": KEY,
-            "telegram_bot_token": "1:unused", "telegram_api_url": "http://127.0.0.1:9",
-            "telegram_webhook_secret": "hook-secret", **overrides})
-        services = bootstrap.build(settings)
-        migrate.upgrade(services.engine)
-        built.append(services)
-        return create_app(services)
-
-    yield make
-    for services in built:
-        services.close()
+    with sqlite_apps(tmp_path / "ops.sqlite3", internal_api_key=KEY, telegram_webhook_secret="hook-secret") as make:
+        yield make
 
 
 @pytest.fixture

@@ -105,13 +105,18 @@ def test_forgotten_keys_can_name_a_new_request(queue: SqlDeliveryQueue, clock: M
     assert created and second.id != first.id
 
 
-def test_receipts_move_status_forward_only(queue: SqlDeliveryQueue, engine: Engine, clock: ManualClock) -> None:
-    notification, _ = queue.enqueue(new())
+def sent_on_viber(queue: SqlDeliveryQueue, engine: Engine, clock: ManualClock, message_token: str) -> None:
+    """A notification that Viber accepted as ``message_token``."""
+    queue.enqueue(new())
     [claimed] = queue.claim("w1", 1, 60)
     SqlNotificationRepository(engine, now=clock.now).add_attempt(
-        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id="555"))
+        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id=message_token))
     claimed.status = NotificationStatus.SENT
     queue.complete(claimed, "w1")
+
+
+def test_receipts_move_status_forward_only(queue: SqlDeliveryQueue, engine: Engine, clock: ManualClock) -> None:
+    sent_on_viber(queue, engine, clock, "555")
     seen = queue.record_receipt(Channel.VIBER, "555", NotificationStatus.SEEN)
     assert seen is not None and seen.status is NotificationStatus.SEEN
     late = queue.record_receipt(Channel.VIBER, "555", NotificationStatus.DELIVERED)
@@ -121,12 +126,7 @@ def test_receipts_move_status_forward_only(queue: SqlDeliveryQueue, engine: Engi
 
 def test_undelivered_fails_a_sent_notification_once(queue: SqlDeliveryQueue, engine: Engine,
                                                      clock: ManualClock) -> None:
-    queue.enqueue(new())
-    [claimed] = queue.claim("w1", 1, 60)
-    SqlNotificationRepository(engine, now=clock.now).add_attempt(
-        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id="777"))
-    claimed.status = NotificationStatus.SENT
-    queue.complete(claimed, "w1")
+    sent_on_viber(queue, engine, clock, "777")
     failed = queue.record_undelivered(Channel.VIBER, "777", "device unreachable", "Failed: Delivery failed")
     assert failed is not None and failed.status is NotificationStatus.FAILED
     assert failed.result == "Failed: Delivery failed"
@@ -141,12 +141,7 @@ def test_undelivered_fails_a_sent_notification_once(queue: SqlDeliveryQueue, eng
 
 def test_undelivered_after_delivered_changes_nothing(queue: SqlDeliveryQueue, engine: Engine,
                                                      clock: ManualClock) -> None:
-    queue.enqueue(new())
-    [claimed] = queue.claim("w1", 1, 60)
-    SqlNotificationRepository(engine, now=clock.now).add_attempt(
-        claimed.id, DeliveryAttempt(Channel.VIBER, AttemptOutcome.SENT, provider_message_id="778"))
-    claimed.status = NotificationStatus.SENT
-    queue.complete(claimed, "w1")
+    sent_on_viber(queue, engine, clock, "778")
     queue.record_receipt(Channel.VIBER, "778", NotificationStatus.DELIVERED)
     kept = queue.record_undelivered(Channel.VIBER, "778", "late", "Failed: Delivery failed")
     assert kept is not None and kept.status is NotificationStatus.DELIVERED and len(kept.attempts) == 1
