@@ -62,5 +62,5 @@ def dev_banner(port: int, sandbox_port: int | None, password: str | None) -> str
     sign_in = f"password: {password}, new every run" if password else "the password of ADMIN_PASSWORD_HASH"
     lines = [f"  Dashboard: http://127.0.0.1:{port}/admin   ({sign_in})"]
     if sandbox_port is not None:
-        lines.insert(0, f"  Phones:   http://127.0.0.1:{sandbox_port}/phones   (the sandbox's customers in a browser)")
+        lines.insert(0, f"  Phones:    http://127.0.0.1:{sandbox_port}/phones   (the sandbox's customers in a browser)")
     return "\n".join(lines)

@@ -101,9 +101,10 @@ def _print_demo(port: int, sandbox_port: int, api_key: str, admin_password: str 
     viber_link = f"viber://pa?chatURI={sandbox.SANDBOX_VIBER_BOT_URI}&context={DEMO_ORDER}"
     click.echo(f"""
 omnibot is running (SQLite + sandbox).
-  API:      http://127.0.0.1:{port}   (X-Internal-API-Key: {api_key})
-  Sandbox:  {control}   (virtual Telegram + Viber)
-  Metrics:  http://127.0.0.1:{port}/metrics   (Prometheus; health: /healthz, /readyz)
+  API:       http://127.0.0.1:{port}   (X-Internal-API-Key: {api_key})
+  Sandbox:   {control}   (virtual Telegram + Viber)
+  API docs:  http://127.0.0.1:{port}/docs   (OpenAPI 3.1: /openapi.json)
+  Metrics:   http://127.0.0.1:{port}/metrics   (Prometheus; health: /healthz, /readyz)
 {dev_banner(port, sandbox_port, admin_password)}
 
 Demo customer {customer['name']} ({DEMO_PHONE}) is sandbox customer "{cid}".
