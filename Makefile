@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check omnibot tests
 	$(BIN)/python -m pytest
+
+## Benchmarks against their baselines, in one run (< 10 min); `make bench BENCH_ARGS=--quick` for a tiny one
+bench: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -qq wrk >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+		|| echo "bench: wrk is not available; the Python load generator stands in"
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check omnibot tests

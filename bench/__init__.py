@@ -1,0 +1,1 @@
+"""omnibot's benchmarks: ``make bench`` (or ``python -m bench [--quick]``); see bench/README.md."""
