@@ -54,7 +54,9 @@ class SqlDeliveryQueue:
         }
         try:
             with self._engine.begin() as connection:
-                connection.execute(notifications.insert().values(values))
+                # As parameters, not .values(values): SQLAlchemy then reuses the compiled INSERT
+                # instead of building a statement and coercing 20 values on every request.
+                connection.execute(notifications.insert(), values)
                 if self._postgres and not leased:
                     connection.execute(sa.text("SELECT pg_notify(:channel, '')"),
                                        {"channel": WAKEUP_CHANNEL})

@@ -95,7 +95,7 @@ class SqlContactRepository(_Repository):
         values = rows.contact_values(contact)
         values.update(created_at=contact.created_at or now, updated_at=now)
         with self._write("contact") as connection:
-            result = connection.execute(contacts.insert().values(values))
+            result = connection.execute(contacts.insert(), values)  # parameters: a cached compiled INSERT
         key = result.inserted_primary_key
         assert key is not None  # an INSERT always has one
         contact.id = int(key[0])
