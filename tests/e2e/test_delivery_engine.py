@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import uuid
 from collections import Counter
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from tests.conftest import PostgresServer
@@ -16,6 +18,17 @@ from tests.e2e.conftest import API_KEY
 from tests.e2e.engine_stack import EngineStack, start_engine_stack
 
 pytestmark = pytest.mark.postgres
+REDIS_URL = os.environ.get("OMNIBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis() -> None:
+    """Shared rate limits need Redis: skipped without it locally, failed on CI (``CI=true``)."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no Redis at {REDIS_URL}: {error}", pytrace=False)
+        pytest.skip(f"no Redis at {REDIS_URL}: {error}")
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +130,21 @@ def test_no_request_reaches_a_token_paused_by_429_before_retry_after(stack: Engi
         early = [round((t - answered).total_seconds(), 3) for t in started_after
                  if (t - answered).total_seconds() < retry_after - 0.05]
         assert not early, f"sends {early} s after a 429 with retry_after={retry_after}; log: {sends}"
+
+
+def test_two_workers_sharing_redis_keep_to_the_limits_without_a_429(stack: EngineStack) -> None:
+    require_redis()
+    customers = stack.linked_customers(60)
+    limits = {"TELEGRAM_RATE_PER_SECOND": "20", "TELEGRAM_CHAT_RATE_PER_SECOND": "1", "REDIS_URL": REDIS_URL}
+    stack.faults(rate_limits={"enforce": True, "telegram_per_second": 20, "telegram_per_chat_per_second": 1})
+    stack.sandbox.post("/sandbox/stats/reset")
+    ids = stack.submit_many([(customers[i % 60][1], f"K-{i:04d}") for i in range(240)])  # 4 each: chats wait too
+    stack.start_worker(**limits)
+    stack.start_worker(**limits)
+    stack.wait_for(lambda: stack.statuses().get("sent") == len(ids), 90, "all sent at 20/s")
+    stats = stack.stats()
+    assert stats["over_limit"] == {"telegram_bot": 0, "telegram_chat": 0, "viber_user": 0}, stats
+    assert int(stats["delivered"]["telegram"]) == len(ids)  # type: ignore[index]
 
 
 def test_blocked_on_telegram_is_delivered_by_viber_and_the_channel_marked(stack: EngineStack) -> None:
