@@ -20,6 +20,7 @@ from omnibot.adapters.db.engine import database_url, make_engine
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.http_pool import HttpClient, PerThreadClient
 from omnibot.adapters.metrics import DatabaseCollector, PrometheusTelemetry, scrape_registry
 from omnibot.adapters.ratelimit import make_rate_limiter
 from omnibot.adapters.telegram import TelegramGateway
@@ -60,7 +61,7 @@ class Services:
     updates: SqlUpdateLog
     records: CustomerRecords
     wakeup: LocalWakeup | PostgresWakeup
-    http: httpx.Client
+    http: PerThreadClient
     telemetry: PrometheusTelemetry
     admin_queries: AdminQueries  # the dashboard's read models
 
@@ -75,7 +76,7 @@ class Services:
         self.engine.dispose()
 
 
-def build_gateways(settings: Settings, http: httpx.Client) -> tuple[TelegramGateway | None, ViberGateway | None]:
+def build_gateways(settings: Settings, http: HttpClient) -> tuple[TelegramGateway | None, ViberGateway | None]:
     """A gateway for every messenger whose token is configured."""
     telegram_token = settings.secret("telegram_bot_token")
     viber_token = settings.secret("viber_auth_token")
@@ -138,11 +139,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     else:
         wakeup = LocalWakeup()
     queue = SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify)
-    http = httpx.Client(
-        timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
-        limits=httpx.Limits(max_connections=settings.worker_concurrency + 16,
-                            max_keepalive_connections=settings.worker_concurrency + 16),
-    )
+    http = PerThreadClient(httpx.Timeout(settings.http_timeout_seconds, connect=5.0))
     telegram, viber = build_gateways(settings, http)
     gateways: dict[Channel, MessengerGateway] = {}
     if telegram:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import httpx
 
 from omnibot.adapters.http_errors import server_failure, transport_failure
+from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure
 
 
 class HttpCallbackTransport:
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: HttpClient) -> None:
         self._client = client
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from omnibot.adapters.http_errors import server_failure, transport_failure
+from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure, TransientFailure
 from omnibot.domain.model import Channel, ChannelState
 from omnibot.ports import OutgoingMessage, SendReceipt
@@ -25,7 +26,7 @@ class TelegramGateway:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, token: str, api_url: str, client: httpx.Client) -> None:
+    def __init__(self, token: str, api_url: str, client: HttpClient) -> None:
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
         self._client = client
 

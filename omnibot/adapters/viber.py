@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from omnibot.adapters.http_errors import server_failure, transport_failure
+from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure, TransientFailure
 from omnibot.domain.model import Channel, ChannelState
 from omnibot.ports import OutgoingMessage, SendReceipt
@@ -30,7 +31,7 @@ class ViberGateway:
 
     channel = Channel.VIBER
 
-    def __init__(self, token: str, api_url: str, sender_name: str, client: httpx.Client) -> None:
+    def __init__(self, token: str, api_url: str, sender_name: str, client: HttpClient) -> None:
         self._base = api_url.rstrip("/") + "/"
         self._headers = {"X-Viber-Auth-Token": token}
         self._sender = {"name": sender_name}
