@@ -1,9 +1,9 @@
-"""Whole API apps on a real SQLite file, for tests that drive them through Flask's test client."""
+"""Whole API apps on a real database, for tests that drive them through Flask's test client."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from flask import Flask
@@ -16,15 +16,19 @@ from omnibot.settings import Settings
 AppFactory = Callable[..., Flask]
 
 
+def sqlite_apps(database: Path, **settings: object) -> AbstractContextManager[AppFactory]:
+    return apps(f"sqlite:///{database}", **settings)
+
+
 @contextmanager
-def sqlite_apps(database: Path, **settings: object) -> Iterator[AppFactory]:
-    """A factory of apps on ``database`` (migrated) with ``settings``, each call able to override them;
-    every app's services are closed at the end."""
+def apps(database_url: str, **settings: object) -> Iterator[AppFactory]:
+    """A factory of apps on ``database_url`` (migrated) with ``settings``, each call able to override
+    them; every app's services are closed at the end."""
     built: list[bootstrap.Services] = []
 
     def make(**overrides: object) -> Flask:
         services = bootstrap.build(Settings.from_env(**{
-            "database_url": f"sqlite:///{database}", "telegram_bot_token": "1:unused",
+            "database_url": database_url, "telegram_bot_token": "1:unused",
             "telegram_api_url": "http://127.0.0.1:9", **settings, **overrides}))
         migrate.upgrade(services.engine)
         built.append(services)

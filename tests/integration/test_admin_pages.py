@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,45 @@ def test_omnibot_dev_makes_a_password_unless_one_is_configured(tmp_path: Path, m
     password = dev_sign_in(env)
     assert password and check_password_hash(env["ADMIN_PASSWORD_HASH"], password) and env["SECRET_KEY"]
     assert dev_sign_in({"ADMIN_PASSWORD_HASH": env["ADMIN_PASSWORD_HASH"]}) is None
+
+
+def test_odd_query_strings_and_ids_get_a_page_or_a_404_never_a_500(client: FlaskClient) -> None:
+    sign_in(client)
+    for url in ("/admin/notifications?page=%C2%B2", "/admin/contacts?page=%C2%B2",
+                "/admin/notifications?page=99999999999999999999", "/admin/contacts?page=-3",
+                "/admin/notifications?until=9999-12-31T23:59-01:00"):
+        assert client.get(url).status_code == 200, url
+    assert "from: &#39;0001-01-01T00:00+01:00&#39; is out of range" in client.get(
+        "/admin/notifications?since=0001-01-01T00:00%2B01:00").get_data(as_text=True)
+    for url in ("/admin/contacts/99999999999999999999", "/admin/contacts/99999999999999999999/erase",
+                "/admin/notifications/%00x"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_next_page_with_control_characters_is_not_followed(client: FlaskClient) -> None:
+    token = csrf(client.get("/admin/login").get_data(as_text=True))
+    answer = client.post("/admin/login?next=/admin/%0d%0aX:1", data={"password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/admin/"
+
+
+def test_a_failed_notification_is_resent_once_until_that_resend_fails(client: FlaskClient, tmp_path: Path) -> None:
+    sign_in(client)
+    failed = client.post("/trigger-notification", headers={"X-Internal-API-Key": KEY},
+                         json={"phone": "+380501234567", "order_id": "ORD-9", "items": ["Lamp"]}).get_json()
+    page = f"/admin/notifications/{failed['notification_id']}"
+
+    def resends() -> list[tuple[str, str]]:
+        with sqlite3.connect(tmp_path / "admin.sqlite3") as database:
+            return database.execute("SELECT id, status FROM notifications WHERE request_id = ?",
+                                    (f"resend:{failed['notification_id']}",)).fetchall()
+
+    # Two operators with the page open: the first resend is queued, the second click refused.
+    token = csrf(client.get(page).get_data(as_text=True))
+    assert client.post(f"{page}/resend", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{page}/resend", data={"csrf_token": token}).status_code == 302
+    [(resend_id, status)] = resends()
+    assert status == "queued" and f'action="{page}/resend"' not in client.get(page).get_data(as_text=True)
+    with sqlite3.connect(tmp_path / "admin.sqlite3") as database:
+        database.execute("UPDATE notifications SET status = 'failed' WHERE id = ?", (resend_id,))
+    client.post(f"{page}/resend", data={"csrf_token": token})
+    assert len(resends()) == 2  # that resend failed too: one more is allowed

@@ -51,7 +51,7 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
         if not operators.signed_in():
             if request.headers.get("X-Requested-With") == "fetch":  # the refresh script: let it reload the page
                 return Response("sign in again", status=401, mimetype="text/plain")
-            return redirect(url_for(f"{NAME}.sign_in", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+            return redirect(url_for(f"{NAME}.sign_in", next=request.script_root + request.full_path.rstrip("?")))  # type: ignore[return-value]
         if request.method == "POST" and not csrf_ok():
             abort(400, "This form has expired. Go back, reload the page and try again.")
         return None
@@ -135,7 +135,7 @@ def _next_page() -> str:
     """Where to go after signing in: the page asked for, if it is one of the dashboard's."""
     wanted = request.args.get("next", "")
     root = f"{request.script_root}/admin/"
-    if wanted.startswith(root) and "//" not in wanted and "\\" not in wanted:
+    if wanted.startswith(root) and "//" not in wanted and "\\" not in wanted and wanted.isprintable():
         return wanted
     return url_for(f"{NAME}.home")
 

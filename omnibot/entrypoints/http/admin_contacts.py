@@ -12,11 +12,13 @@ from omnibot.adapters.db.admin_queries import NotificationFilter
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Contact
 from omnibot.domain.phone import mask_phone, normalize_phone
+from omnibot.entrypoints.http.admin_notifications import page_number
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 ORDER_ID_MAX = 128
+CONTACT_ID = f"<int(max={2**63 - 1}):contact_id>"  # a 64-bit id: larger ones are 404, not a database error
 
 
 def register(admin: Blueprint, services: bootstrap.Services) -> None:
@@ -32,7 +34,7 @@ def register(admin: Blueprint, services: bootstrap.Services) -> None:
     @admin.get("/contacts")
     def contacts() -> str:
         search = request.args.get("phone", "").strip()
-        page = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+        page = page_number(request.args.get("page", ""))
         digits = "".join(ch for ch in search if ch.isdigit())
         with contextlib.suppress(InvalidPhone):  # a whole number in any spelling: its E.164 digits (050… too)
             digits = normalize_phone(search, region).lstrip("+")
@@ -40,7 +42,7 @@ def register(admin: Blueprint, services: bootstrap.Services) -> None:
         return render_template("admin/contacts.html", rows=rows, search=search,
                                args={"phone": search} if search else {})
 
-    @admin.get("/contacts/<int:contact_id>")
+    @admin.get(f"/contacts/{CONTACT_ID}")
     def contact(contact_id: int) -> str:
         found = contact_or_404(contact_id)
         where = NotificationFilter(phone=found.phone) if found.phone else NotificationFilter(contact_id=found.id)
@@ -59,17 +61,17 @@ def register(admin: Blueprint, services: bootstrap.Services) -> None:
             flash("That is not a phone number; write it as +380501234567 or 0501234567.")
             return render_template("admin/contacts.html", rows=None, search="", args={},
                                    link_form={"phone": raw_phone, "order_id": order_id or ""}), 400
-        if order_id is not None and len(order_id) > ORDER_ID_MAX:
-            abort(400, f"An order id has at most {ORDER_ID_MAX} characters.")
+        if order_id is not None and (len(order_id) > ORDER_ID_MAX or not order_id.isprintable()):
+            abort(400, f"An order id has at most {ORDER_ID_MAX} characters, all printable.")
         link = services.links.create(phone, order_id)
         log.info("admin.link_created phone=%s order=%s", mask_phone(phone), order_id)
         return render_template("admin/link.html", link=link)
 
-    @admin.get("/contacts/<int:contact_id>/erase")
+    @admin.get(f"/contacts/{CONTACT_ID}/erase")
     def confirm_erase(contact_id: int) -> str:
         return render_template("admin/erase.html", c=contact_or_404(contact_id))
 
-    @admin.post("/contacts/<int:contact_id>/erase")
+    @admin.post(f"/contacts/{CONTACT_ID}/erase")
     def erase(contact_id: int) -> Response:
         found = contact_or_404(contact_id)
         if not found.phone:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,17 +11,19 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from omnibot import bootstrap
-from omnibot.adapters.db.admin_queries import NotificationFilter
+from omnibot.adapters.db.admin_queries import NotificationFilter, NotificationRow
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Notification, NotificationStatus
 from omnibot.domain.phone import normalize_phone
+from omnibot.entrypoints.http.api import is_notification_id
 from omnibot.services.notify import NotificationRequest
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+MAX_PAGE = 10_000  # past this the list is not read by paging; and SQLite's OFFSET has a range
+MAX_RESENDS_SHOWN = 20
 RESEND_PREFIX = "resend:"  # request id of a resend: where it came from, in the log and on the page
-_NONCE = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass
@@ -51,10 +51,19 @@ def parse_filters(args: Mapping[str, str], region: str) -> Filters:
             if len(digits) < 3:
                 problems.append("phone: type a whole number or at least 3 of its digits")
                 digits = None
-    page = int(args["page"]) if args.get("page", "").isdigit() and int(args["page"]) > 0 else 1
+    page = page_number(args.get("page", ""))
     query = NotificationFilter(status=status, channel=channel, since=since, until=until, phone=phone,
                                phone_digits=digits)
     return Filters(values, query, page, problems)
+
+
+def page_number(raw: str) -> int:
+    """``?page=``: a page from 1 to MAX_PAGE, or 1 for anything else."""
+    try:
+        page = int(raw) if raw.isascii() else 1
+    except ValueError:
+        return 1
+    return page if 1 <= page <= MAX_PAGE else 1
 
 
 def register(admin: Blueprint, services: bootstrap.Services, queue_health: Callable[[], dict[str, Any]]) -> None:
@@ -92,24 +101,29 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
     def notification(notification_id: str) -> str:
         found = _notification_or_404(services, notification_id)
         origin = (found.request_id or "").removeprefix(RESEND_PREFIX) if _is_resend(found) else None
-        resends = queries.notifications(NotificationFilter(request_id=RESEND_PREFIX + found.id), 1, 20).items
+        resends = resends_of(found)
         return render_template("admin/notification.html", n=found, origin=origin, resends=resends,
-                               can_resend=_can_resend(found), nonce=secrets.token_hex(8))
+                               can_resend=_can_resend(found, resends))
+
+    def resends_of(original: Notification) -> list[NotificationRow]:
+        return list(queries.notifications(NotificationFilter(request_id=RESEND_PREFIX + original.id), 1,
+                                          MAX_RESENDS_SHOWN).items)
 
     @admin.post("/notifications/<notification_id>/resend")
     def resend(notification_id: str) -> Response:
         original = _notification_or_404(services, notification_id)
-        if not _can_resend(original):
-            flash("Only a failed notification that still names its customer can be resent.")
+        resends = resends_of(original)
+        if not _can_resend(original, resends):
+            flash("Only a failed notification that still names its customer, and whose last resend failed "
+                  "too, can be resent.")
             return redirect(url_for("admin.notification", notification_id=original.id))  # type: ignore[return-value]
-        nonce = request.form.get("nonce", "")
-        nonce = nonce if _NONCE.fullmatch(nonce) else secrets.token_hex(8)
         resent, created = services.notifier.submit(
             NotificationRequest(phone=original.phone, order_id=original.order_id, items=original.items,
                                 event=original.event, text=original.text, channels=original.channels,
                                 callback_url=original.callback_url),
-            # The same form sent twice (a double click) makes one notification, not two.
-            idempotency_key=f"admin-resend:{original.id}:{nonce}", request_id=RESEND_PREFIX + original.id)
+            # Keyed by how many resends came before: the same click twice, or two operators at once,
+            # make one notification, not two.
+            idempotency_key=f"admin-resend:{original.id}:{len(resends)}", request_id=RESEND_PREFIX + original.id)
         if created:
             log.info("admin.resend original=%s notification=%s", original.id, resent.id)
             flash("Resent: a new notification is queued for the workers.")
@@ -117,14 +131,16 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
 
 
 def _notification_or_404(services: bootstrap.Services, notification_id: str) -> Notification:
-    found = services.notifications.get(notification_id) if len(notification_id) <= 36 else None
+    found = services.notifications.get(notification_id) if is_notification_id(notification_id) else None
     if found is None:
         abort(404, "No notification with this id.")
     return found
 
 
-def _can_resend(notification: Notification) -> bool:
-    return notification.status is NotificationStatus.FAILED and bool(notification.phone or notification.order_id)
+def _can_resend(notification: Notification, resends: list[NotificationRow]) -> bool:
+    """A failed notification that still names its customer, and no resend of it on the way or sent."""
+    return (notification.status is NotificationStatus.FAILED and bool(notification.phone or notification.order_id)
+            and all(row.status is NotificationStatus.FAILED for row in resends))
 
 
 def _is_resend(notification: Notification) -> bool:
@@ -150,4 +166,8 @@ def _moment(value: str, name: str, problems: list[str]) -> datetime | None:
     except ValueError:
         problems.append(f"{name}: {value!r} is not a date and time such as 2026-11-27T09:30")
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 with a positive offset is before the first representable moment
+        problems.append(f"{name}: {value!r} is out of range")
+        return None

@@ -16,6 +16,7 @@ from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Notification
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
+from omnibot.entrypoints.http.nul_bytes import field_with_nul
 from omnibot.entrypoints.http.schemas import AttemptView, NotificationCreate, NotificationView, TriggerRequest
 from omnibot.services.notify import NotificationRequest
 
@@ -38,8 +39,10 @@ def blueprint(services: Services) -> Blueprint:
     @api.post("/v1/notifications")
     def create_notification() -> tuple[Response, int, dict[str, str]]:
         idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
-            raise ApiError(400, "invalid_header", f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} characters")
+        if idempotency_key is not None and not (1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX
+                                                and idempotency_key.isprintable()):
+            raise ApiError(400, "invalid_header",
+                           f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} printable characters")
         body = parse_body(NotificationCreate)
         notification, created = services.notifier.submit(
             NotificationRequest(
@@ -57,7 +60,7 @@ def blueprint(services: Services) -> Blueprint:
 
     @api.get("/v1/notifications/<notification_id>")
     def get_notification(notification_id: str) -> Response:
-        notification = services.notifications.get(notification_id) if len(notification_id) <= 36 else None
+        notification = services.notifications.get(notification_id) if is_notification_id(notification_id) else None
         if notification is None:
             raise ApiError(404, "not_found", f"no notification with id {notification_id!r}")
         return jsonify(view(notification))
@@ -91,6 +94,11 @@ def view(notification: Notification) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+def is_notification_id(candidate: str) -> bool:
+    """Could be one of our ids (a UUID's 36 characters at most, nothing unprintable); else a 404 at once."""
+    return len(candidate) <= 36 and candidate.isprintable()
+
+
 def parse_body(model: type[Model]) -> Model:
     """The request's JSON body as ``model``, or a 400 that names the problem."""
     raw = request.get_data(cache=True)
@@ -100,6 +108,8 @@ def parse_body(model: type[Model]) -> Model:
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
+    if (field := field_with_nul(data)) is not None:
+        raise ApiError(400, "invalid_character", "text may not contain the NUL character (\\u0000)", field)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -17,6 +17,7 @@ from omnibot.domain.model import Channel, ChannelState, NotificationStatus
 from omnibot.entrypoints.http import webhook_kinds
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
+from omnibot.entrypoints.http.nul_bytes import without_nul
 from omnibot.ports import MessengerGateway, OutgoingMessage
 from omnibot.services.delivery import DELIVERY_FAILED
 from omnibot.services.linking import MessengerUser
@@ -150,7 +151,7 @@ def _parse(model: type[Any]) -> Any:
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(without_nul(data))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
 
