@@ -173,7 +173,8 @@ class DeliveryQueue(Protocol):
     def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
                            result: str) -> Notification | None:
         """A messenger could not deliver a message it had accepted: a ``sent`` notification becomes
-        ``failed`` with ``result``, and ``error`` is kept as an attempt; after delivered or seen, nothing."""
+        ``failed`` with ``result``, and ``error`` is kept as an attempt. Returns that notification, or
+        None when no notification was changed (unknown message, already failed, delivered or seen)."""
         ...
 
 
@@ -212,7 +213,7 @@ class RateLimiter(Protocol):
         ...
 
     def paused(self) -> dict[str, float]:
-        """Pauses in force: key → seconds left."""
+        """Pauses in force: key → seconds left. Raises ``RateLimiterUnavailable`` when they cannot be read."""
         ...
 
 

@@ -345,10 +345,11 @@ class InMemoryDeliveryQueue:
         if notification_id is None:
             return None
         stored = self._notifications._notifications[notification_id]
-        if stored.status is NotificationStatus.SENT:
-            stored.status, stored.result = NotificationStatus.FAILED, result
-            self._notifications.add_attempt(notification_id, DeliveryAttempt(
-                channel, AttemptOutcome.PERMANENT_FAILURE, error=error, provider_message_id=provider_message_id))
+        if stored.status is not NotificationStatus.SENT:
+            return None
+        stored.status, stored.result = NotificationStatus.FAILED, result
+        self._notifications.add_attempt(notification_id, DeliveryAttempt(
+            channel, AttemptOutcome.PERMANENT_FAILURE, error=error, provider_message_id=provider_message_id))
         return self._notifications.get(notification_id)
 
     def _sent_as(self, channel: Channel, provider_message_id: str) -> str | None:

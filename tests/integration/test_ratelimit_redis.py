@@ -197,3 +197,5 @@ def test_a_server_that_does_not_answer_is_reported_as_unavailable() -> None:
     assert str(port) not in str(raised.value)  # the adapter's message names no address
     with pytest.raises(RateLimiterUnavailable):
         limiter.pause("bot:x", 5)
+    with pytest.raises(RateLimiterUnavailable):
+        limiter.paused()

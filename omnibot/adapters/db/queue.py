@@ -156,11 +156,12 @@ class SqlDeliveryQueue:
                        notifications.c.status == NotificationStatus.SENT.value)
                 .values(status=NotificationStatus.FAILED.value, result=result, updated_at=now)
             ).rowcount
-            if changed:
-                undelivered = DeliveryAttempt(channel, AttemptOutcome.PERMANENT_FAILURE, error=error,
-                                              provider_message_id=provider_message_id, created_at=now)
-                connection.execute(delivery_attempts.insert().values(
-                    notification_id=notification_id, **rows.attempt_values(undelivered)))
+            if not changed:
+                return None
+            undelivered = DeliveryAttempt(channel, AttemptOutcome.PERMANENT_FAILURE, error=error,
+                                          provider_message_id=provider_message_id, created_at=now)
+            connection.execute(delivery_attempts.insert().values(
+                notification_id=notification_id, **rows.attempt_values(undelivered)))
             row = connection.execute(
                 sa.select(notifications).where(notifications.c.id == notification_id)).one()
             return _with_attempts(connection, [row])[0]

@@ -133,6 +133,9 @@ notifications = sa.Table(
     sa.Index(None, "status", "created_at"),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "status", "lease_until"),
+    # What operators read (migration 0004): the dashboard's list, newest first; a notification's resends.
+    sa.Index(None, "created_at"),
+    sa.Index(None, "request_id"),
 )
 
 def _belongs_to_notification() -> sa.Column[str]:

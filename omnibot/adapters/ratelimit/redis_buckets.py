@@ -102,7 +102,10 @@ class RedisRateLimiter:
             raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
 
     def paused(self) -> dict[str, float]:
-        found = self._paused(keys=[self._index_key()])
+        try:
+            found = self._paused(keys=[self._index_key()])
+        except redis.RedisError as exc:
+            raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
         return {_text(key): float(ms) / 1000 for key, ms in zip(found[::2], found[1::2], strict=True)}
 
     def _bucket_key(self, key: str) -> str:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.sansio.blueprints import BlueprintSetupState
 
 from omnibot import bootstrap
+from omnibot.domain.errors import RateLimiterUnavailable
 from omnibot.domain.model import Channel
 from omnibot.domain.phone import mask_phone
 from omnibot.entrypoints.http import admin_contacts, admin_notifications
@@ -111,8 +112,8 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
         depth, oldest = services.queue.depth()
         try:
             pauses = [(pause_names.get(key, key), seconds) for key, seconds in services.limiter.paused().items()]
-        except Exception:  # Redis down: the page still shows what the database knows
-            log.warning("admin.pauses_unavailable", exc_info=True)
+        except RateLimiterUnavailable as exc:  # Redis down: the page still shows what the database knows
+            log.warning("admin.pauses_unavailable error=%s", exc)
             pauses = None
         now = datetime.now(UTC)
         return {"depth": depth, "oldest_age": None if oldest is None else (now - oldest).total_seconds(),

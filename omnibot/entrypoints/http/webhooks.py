@@ -128,7 +128,7 @@ def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, Out
         log.warning("webhook.viber_delivery_failed message_token=%s", callback.message_token)
         updated = services.queue.record_undelivered(Channel.VIBER, str(callback.message_token), error,
                                                     DELIVERY_FAILED)
-        if updated is not None and updated.status is NotificationStatus.FAILED and updated.result == DELIVERY_FAILED:
+        if updated is not None:  # only the callback that changed it tells the shop and the metrics
             services.telemetry.finished(updated)
             services.callbacks.status_changed(updated)
     elif callback.event == "subscribed" and callback.user:
