@@ -6,6 +6,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,24 @@ def test_a_wrong_password_is_refused_after_a_delay(client: FlaskClient, monkeypa
     assert time.monotonic() - started >= 0.3
     assert answer.status_code == 401 and "Wrong password." in answer.get_data(as_text=True)
     assert client.get("/admin/queue").status_code == 302
+
+
+def test_guesses_are_checked_one_at_a_time_and_the_rest_refused_at_once(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(admin_auth, "WRONG_PASSWORD_DELAY", 0.5)
+    app = make_app()
+    clients = [app.test_client() for _ in range(4)]
+    tokens = [csrf(c.get("/admin/login").get_data(as_text=True)) for c in clients]
+
+    def guess(index: int) -> tuple[int, float]:
+        started = time.monotonic()
+        answer = clients[index].post("/admin/login", data={"password": "guess", "csrf_token": tokens[index]})
+        return answer.status_code, time.monotonic() - started
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(guess, range(4)))
+    assert sorted(status for status, _ in answers) == [401, 429, 429, 429]
+    assert all(seconds < 0.4 for status, seconds in answers if status == 429)  # refused without waiting
 
 
 def test_the_session_cookie_is_httponly_samesite_and_only_for_the_dashboard(client: FlaskClient) -> None:

@@ -85,7 +85,10 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
                 message, status = "This form has expired; try again.", 400
             elif not operators.enabled:
                 message, status = "Sign-in is off until ADMIN_PASSWORD_HASH is set.", 403
-            elif operators.check(request.form.get("password", "")):
+            elif (verdict := operators.check(request.form.get("password", ""))) is None:
+                log.warning("admin.sign_in_busy remote=%s", request.remote_addr)
+                message, status = "Another sign-in is being checked; try again in a second.", 429
+            elif verdict:
                 operators.sign_in()
                 log.info("admin.signed_in remote=%s", request.remote_addr)
                 return redirect(_next_page())

@@ -16,6 +16,7 @@ import hmac
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import MutableMapping
 from datetime import timedelta
@@ -56,6 +57,7 @@ class Operators:
             log.warning("admin.secret_key_missing: SECRET_KEY is not set; dashboard sign-ins last until omnibot "
                         "serve restarts")
         self.secret_key = configured or os.environ.get(RUN_KEY_ENV) or secrets.token_hex(32)
+        self._checking = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -67,12 +69,22 @@ class Operators:
                           SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))
         app.session_interface = _OperatorCookie(self.cookie_secure)
 
-    def check(self, password: str) -> bool:
-        """Whether ``password`` is the operators'; a wrong one costs the caller a delay."""
-        if self.password_hash is not None and password and check_password_hash(self.password_hash, password):
-            return True
-        time.sleep(WRONG_PASSWORD_DELAY)
-        return False
+    def check(self, password: str) -> bool | None:
+        """Whether ``password`` is the operators'; a wrong one costs the caller a delay.
+
+        One check at a time per process, and None at once for any other meanwhile: a flood of
+        guesses then holds one thread (and one scrypt) per process, not every thread that also
+        serves the shop's API, and guessing stays at about one try a second.
+        """
+        if not self._checking.acquire(blocking=False):
+            return None
+        try:
+            if self.password_hash is not None and password and check_password_hash(self.password_hash, password):
+                return True
+            time.sleep(WRONG_PASSWORD_DELAY)
+            return False
+        finally:
+            self._checking.release()
 
     def sign_in(self) -> None:
         session.clear()  # a new session after sign-in: nothing set before it carries over
