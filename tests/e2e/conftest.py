@@ -86,6 +86,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     workdir = tmp_path_factory.mktemp(f"e2e-{request.param}")
     if request.param == "postgres":
         database = request.getfixturevalue("postgres_url")
+    elif request.param.startswith("postgres-"):  # a database of its own on the test server
+        database = request.getfixturevalue("postgres_server").create_database()
     else:
         database = f"sqlite:///{workdir / 'omnibot.sqlite3'}"
     sandbox_port, api_port = free_port(), free_port()
@@ -96,7 +98,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                    cwd=workdir, capture_output=True)
     processes = [_omnibot(["sandbox", "--port", str(sandbox_port)], env, sandbox_log)]
     processes.append(_omnibot(["serve", "--host", "127.0.0.1", "--port", str(api_port)], env, api_log))
-    if request.param == "postgres":  # SQLite runs its worker inside `omnibot serve`
+    if request.param.startswith("postgres"):  # SQLite runs its worker inside `omnibot serve`
         processes.append(_omnibot(["worker"], env, workdir / "worker.log"))
     try:
         wait_until_up(f"http://127.0.0.1:{sandbox_port}/sandbox/customers", processes[0], sandbox_log)

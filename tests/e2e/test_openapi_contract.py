@@ -1,4 +1,4 @@
-"""schemathesis against the real `omnibot serve` (SQLite, sandbox behind it): the document tells the truth.
+"""schemathesis against the real `omnibot serve` (SQLite, PostgreSQL; the sandbox behind it): the document holds.
 
 Every operation of the document gets generated requests, valid and invalid; every answer must be
 no 5xx, and a documented status with the documented content type, headers and body schema.
@@ -29,9 +29,11 @@ from schemathesis.checks import (
 from omnibot.entrypoints.http.operations import document
 from tests.e2e.conftest import API_KEY, Stack
 
-# A SQLite stack of its own (the `stack` fixture takes any name but "postgres" as SQLite): the fuzzer
-# erases, links and notifies made-up customers, which the other end-to-end tests must not see.
-pytestmark = pytest.mark.parametrize("stack", ["sqlite-contract"], indirect=True)
+# Stacks of their own, on a SQLite file and on a PostgreSQL database of their own: the fuzzer erases,
+# links and notifies made-up customers, which the other end-to-end tests must not see. Both, because
+# the two databases refuse different things (PostgreSQL's text columns refuse NUL characters).
+pytestmark = pytest.mark.parametrize(
+    "stack", ["sqlite-contract", pytest.param("postgres-contract", marks=pytest.mark.postgres)], indirect=True)
 
 # Nothing the fuzzer makes up may reach past this machine: status callbacks go to a closed port.
 CALLBACK_URL = "http://127.0.0.1:9/callback"
