@@ -87,7 +87,8 @@ def run(ctx: Context) -> ScenarioResult:
         f"of CPU at most: its own ceiling, wrk with {sizes.fanout_connections} connections straight at "
         f"sendMessage, is {ceiling.rps:,.0f}/s, and no sender can get more through it. Worker, sandbox, "
         "PostgreSQL and load generator share 2 cores: ≥ 1,000 msg/s is above what this machine can show; the "
-        "ratio to the ceiling and the CPU per message are the figures that carry over.",
+        "ratio to the ceiling and the CPU per message are the figures that carry over. "
+        + _cpu_bound(cpu1["worker"], ceiling.rps),
         f"omnibot: {sizes.fanout_count:,} notifications queued beforehand; rate = sandbox deliveries in a "
         f"{sizes.fanout_seconds:g} s window after a {sizes.warmup_seconds:g} s warm-up. Naive: the seed's design "
         f"(look up, call Telegram inside the request) under omnibot's gunicorn settings ({stack.api_workers} × 8 "
@@ -97,6 +98,16 @@ def run(ctx: Context) -> ScenarioResult:
         f"{sizes.fanout_concurrency} threads, a new connection per message, no queue or persistence.",
     ]
     return result
+
+
+def _cpu_bound(worker_cpu_ms: float | None, ceiling: float) -> str:
+    """Which bound one worker meets first: its own CPU (one process, one core of Python) or the sandbox."""
+    if not worker_cpu_ms:
+        return ""
+    own = 1000 / worker_cpu_ms
+    first = "its own CPU binds first" if own < ceiling else "the sandbox binds first"
+    return (f"One worker spends {worker_cpu_ms:.1f} ms of CPU per message, so a whole core would carry it to "
+            f"{own:,.0f} msg/s at most: {first}.")
 
 
 def _sum(figures: dict[str, float | None]) -> float | None:
