@@ -9,29 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
 from omnibot.entrypoints.http.gunicorn_config import options
+from omnibot.gunicorn_app import GunicornApp
 from omnibot.settings import Settings
 
 # omnibot's own log plumbing and metrics hook: the baselines keep gunicorn's plain access log instead.
 _OMNIBOT_ONLY = ("logger_class", "child_exit")
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: dict[str, Any], factory: Callable[[], Any]) -> None:
-        self._settings = settings
-        self._factory = factory
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._settings.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self._factory()  # after the fork: each worker opens its own connections
-
-
 def serve(factory: Callable[[], Any], host: str, port: int, workers: int) -> None:
     settings = {k: v for k, v in options(Settings(), host, port, workers).items() if k not in _OMNIBOT_ONLY}
-    _Server(settings, factory).run()
+    GunicornApp(settings, factory).run()

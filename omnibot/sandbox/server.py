@@ -11,10 +11,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
 from gunicorn import glogging
-from gunicorn.app.base import BaseApplication
 
+from omnibot.gunicorn_app import GunicornApp
 from omnibot.sandbox.app import create_app
 from omnibot.sandbox.config import SandboxConfig
 
@@ -38,20 +37,6 @@ class _RedactingLogger(glogging.Logger):  # type: ignore[misc]
             if isinstance(atoms.get(key), str):
                 atoms[key] = _TOKEN_IN_PATH.sub("/bot<token>/", atoms[key])
         return atoms
-
-
-class _Sandbox(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any], config: SandboxConfig) -> None:
-        self._options = options
-        self._config = config
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return create_app(self._config)
 
 
 def _bind(host: str, port: int) -> str:
@@ -94,4 +79,4 @@ def run(host: str, port: int, config: SandboxConfig, threads: int = DEFAULT_THRE
     gunicorn's master handles the signals, so this must run on the main thread; it exits the
     process (``SystemExit``) rather than return.
     """
-    _Sandbox(options(host, port, threads, access_log), config).run()
+    GunicornApp(options(host, port, threads, access_log), lambda: create_app(config)).run()
