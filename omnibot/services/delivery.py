@@ -126,6 +126,10 @@ class DeliveryEngine:
         retry_after: float | None = None
         for step in steps:
             wait = self._acquire(step)
+            if wait > 0 and self._too_old(notification):
+                # Waiting on a rate limit or an absent Redis counts against RETRY_MAX_AGE like retries do:
+                # an order message a day late is worse than a clear failure the shop can act on.
+                return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
             if wait > 0:
                 log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
                 return self._again(notification, owner, wait)
@@ -206,12 +210,14 @@ class DeliveryEngine:
             tried = any(a.outcome is not AttemptOutcome.SKIPPED for a in notification.attempts)
             return self._finish(notification, owner, NotificationStatus.FAILED,
                                 DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL)
-        assert notification.created_at is not None
-        too_old = self._clock.now() - notification.created_at >= self._policy.retry.max_age
-        if too_old or not self._candidates(notification, contact)[1]:
+        if self._too_old(notification) or not self._candidates(notification, contact)[1]:
             return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
         failures = notification.failures(transient[-1].channel, AttemptOutcome.TRANSIENT_FAILURE)
         return self._again(notification, owner, self._policy.retry.delay(failures, retry_after))
+
+    def _too_old(self, notification: Notification) -> bool:
+        assert notification.created_at is not None
+        return self._clock.now() - notification.created_at >= self._policy.retry.max_age
 
     def _again(self, notification: Notification, owner: str, delay: float) -> Notification:
         notification.next_attempt_at = self._clock.now() + timedelta(seconds=delay)

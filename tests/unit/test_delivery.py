@@ -180,3 +180,14 @@ def test_an_unreachable_rate_limiter_requeues_shortly_and_sends_nothing_uncounte
     world.engine._limiter = world.limiter  # Redis is back
     world.clock.advance(5)
     assert one_pass(world) == ["Sent via Telegram"]
+
+
+def test_a_notification_waiting_past_its_max_age_on_an_absent_limiter_fails(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    notification_id = submit(world)
+    world.engine._limiter = UnreachableLimiter()
+    assert one_pass(world) == ["Queued for retry"]
+    world.clock.advance(25 * 3600)  # Redis away for longer than RETRY_MAX_AGE
+    assert one_pass(world) == ["Failed: Delivery failed"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.FAILED and world.telegram.sent == []
