@@ -126,11 +126,11 @@ class DeliveryEngine:
         retry_after: float | None = None
         for step in steps:
             wait = self._acquire(step)
-            if wait > 0 and self._too_old(notification):
-                # Waiting on a rate limit or an absent Redis counts against RETRY_MAX_AGE like retries do:
-                # an order message a day late is worse than a clear failure the shop can act on.
-                return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
             if wait > 0:
+                if self._too_old(notification):
+                    # Waiting on a rate limit or an absent Redis counts against RETRY_MAX_AGE as retries do:
+                    # an order message a day late is worse than a clear failure the shop can act on.
+                    return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
                 log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
                 return self._again(notification, owner, wait)
             try:

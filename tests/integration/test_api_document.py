@@ -10,12 +10,10 @@ import schemathesis
 from flask import Flask
 from pydantic import BaseModel
 
-from omnibot import bootstrap
-from omnibot.entrypoints.http.app import create_app
 from omnibot.entrypoints.http.openapi import SCHEMA_REF, Operation, openapi_path
 from omnibot.entrypoints.http.operations import OPERATIONS, document
 from omnibot.entrypoints.http.responses import ErrorBody
-from omnibot.settings import Settings
+from tests.integration.apps import sqlite_apps
 
 # Flask's own static route (the app has no static folder): not part of the API.
 NOT_API = {"static"}
@@ -27,13 +25,9 @@ IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 @pytest.fixture
 def app(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     monkeypatch.chdir(tmp_path)
-    services = bootstrap.build(Settings.from_env(
-        database_url=f"sqlite:///{tmp_path / 'docs.sqlite3'}", internal_api_key="docs-key",
-        telegram_bot_token="1:unused", viber_auth_token="docs-viber-token",
-        telegram_api_url="http://127.0.0.1:9", viber_api_url="http://127.0.0.1:9/pa",
-    ))
-    yield create_app(services)
-    services.close()
+    with sqlite_apps(tmp_path / "docs.sqlite3", internal_api_key="docs-key", viber_auth_token="docs-viber-token",
+                     viber_api_url="http://127.0.0.1:9/pa") as make:
+        yield make()
 
 
 def routes(app: Flask) -> set[tuple[str, str]]:

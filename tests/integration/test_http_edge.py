@@ -10,10 +10,7 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from omnibot import bootstrap
-from omnibot.adapters.db import migrate
-from omnibot.entrypoints.http.app import create_app
-from omnibot.settings import Settings
+from tests.integration.apps import sqlite_apps
 
 KEY = "edge-key"
 VIBER_TOKEN = "edge-viber-token"
@@ -22,19 +19,11 @@ VIBER_TOKEN = "edge-viber-token"
 @pytest.fixture
 def client(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
     monkeypatch.chdir(tmp_path)
-    settings = Settings.from_env(
-        database_url=f"sqlite:///{tmp_path / 'edge.sqlite3'}",
-        internal_api_key=f"old-key,{KEY}",
-        telegram_bot_token="1:unused", viber_auth_token=VIBER_TOKEN,
-        # Nothing listens there: these tests never get as far as sending.
-        telegram_api_url="http://127.0.0.1:9", viber_api_url="http://127.0.0.1:9/pa",
-        telegram_webhook_secret="hook-secret",
-    )
-    services = bootstrap.build(settings)
-    migrate.upgrade(services.engine)
-    with create_app(services).test_client() as test_client:
+    # Nothing listens at the messengers' URLs: these tests never get as far as sending.
+    with sqlite_apps(tmp_path / "edge.sqlite3", internal_api_key=f"old-key,{KEY}", viber_auth_token=VIBER_TOKEN,
+                     viber_api_url="http://127.0.0.1:9/pa", telegram_webhook_secret="hook-secret") as make, \
+            make().test_client() as test_client:
         yield test_client
-    services.close()
 
 
 def trigger(client: FlaskClient, body: object, key: str | None = KEY):

@@ -20,11 +20,6 @@ from tests.sandbox_helpers import SandboxClient, WebhookReceiver, webhook_receiv
 
 
 @pytest.fixture
-def sandbox() -> SandboxClient:
-    return SandboxClient(create_app().test_client())
-
-
-@pytest.fixture
 def webhook(sandbox: SandboxClient) -> Iterator[WebhookReceiver]:
     with webhook_receiver() as receiver:
         sandbox.telegram("setWebhook", url=receiver.url)

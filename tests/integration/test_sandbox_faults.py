@@ -29,11 +29,6 @@ TOO_MANY_FOR_A_SECOND = {"ok": False, "error_code": 429, "description": "Too Man
 
 
 @pytest.fixture
-def sandbox() -> SandboxClient:
-    return SandboxClient(create_app().test_client())
-
-
-@pytest.fixture
 def webhook(sandbox: SandboxClient) -> Iterator[WebhookReceiver]:
     with webhook_receiver() as receiver:
         sandbox.viber("set_webhook", {"url": receiver.url})

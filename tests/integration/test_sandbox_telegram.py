@@ -8,17 +8,12 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_BOT_USERNAME, SANDBOX_TELEGRAM_TOKEN, create_app
+from omnibot.sandbox import SANDBOX_TELEGRAM_BOT_USERNAME, SANDBOX_TELEGRAM_TOKEN
 from tests.sandbox_helpers import SandboxClient, WebhookReceiver, webhook_receiver
 
 SECRET = "sandbox-secret_1"
 REQUEST_CONTACT = {"keyboard": [[{"text": "Share my phone", "request_contact": True}]],
                    "resize_keyboard": True, "one_time_keyboard": True}
-
-
-@pytest.fixture
-def sandbox() -> SandboxClient:
-    return SandboxClient(create_app().test_client())
 
 
 @pytest.fixture

@@ -8,18 +8,13 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SANDBOX_VIBER_BOT_URI, create_app
+from omnibot.sandbox import SANDBOX_VIBER_BOT_URI
 from tests.sandbox_helpers import Received, SandboxClient, WebhookReceiver, viber_signature, webhook_receiver
 
 SHARE_PHONE = {"Type": "keyboard", "DefaultHeight": False,
                "Buttons": [{"ActionType": "share-phone", "ActionBody": "share-phone",
                             "Text": "Share my phone", "Columns": 6, "Rows": 1}]}
 SENDER = {"name": "Omnibot Shop"}
-
-
-@pytest.fixture
-def sandbox() -> SandboxClient:
-    return SandboxClient(create_app().test_client())
 
 
 @pytest.fixture

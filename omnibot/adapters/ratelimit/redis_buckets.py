@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 
@@ -88,24 +89,18 @@ class RedisRateLimiter:
             gcra.check(limit)
             keys += [self._bucket_key(limit.key), self._pause_key(limit.key)]
             args += [limit.rate, limit.burst]
-        try:
+        with _redis_answers():
             return float(self._acquire(keys=keys, args=[repr(arg) for arg in args]))
-        except redis.RedisError as exc:
-            raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
 
     def pause(self, key: str, seconds: float) -> None:
         if seconds <= 0:
             return
-        try:
+        with _redis_answers():
             self._pause(keys=[self._pause_key(key), self._index_key()], args=[math.ceil(seconds * 1000), key])
-        except redis.RedisError as exc:
-            raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
 
     def paused(self) -> dict[str, float]:
-        try:
+        with _redis_answers():
             found = self._paused(keys=[self._index_key()])
-        except redis.RedisError as exc:
-            raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
         return {_text(key): float(ms) / 1000 for key, ms in zip(found[::2], found[1::2], strict=True)}
 
     def _bucket_key(self, key: str) -> str:
@@ -116,6 +111,15 @@ class RedisRateLimiter:
 
     def _index_key(self) -> str:
         return f"{self._prefix}pauses"
+
+
+@contextmanager
+def _redis_answers() -> Iterator[None]:
+    """Redis's own errors as the port's: the callers decide what an absent limiter means."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise RateLimiterUnavailable(f"Redis rate limiter: {type(exc).__name__}") from exc
 
 
 def _text(value: bytes | str) -> str:

@@ -14,7 +14,7 @@ NUL = "\x00"
 def field_with_nul(data: Any, path: str = "") -> str | None:
     """The path (``items[1]``, ``customer.name``) of the first string or key holding a NUL, if any."""
     if isinstance(data, str):
-        return path or "body" if NUL in data else None
+        return (path or "body") if NUL in data else None
     if isinstance(data, list):
         for index, item in enumerate(data):
             found = field_with_nul(item, f"{path}[{index}]")
