@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,25 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedStack]:
                 process.wait(timeout=30)
 
 
+def test_user_text_with_key_value_pairs_stays_inside_its_own_field(logged: LoggedStack) -> None:
+    # Runs before the whole flow below, which stops the stack; lines are flushed one by one.
+    order = f"ORD-{uuid.uuid4().hex[:6]} phone=+380991112233 level=ERROR"
+    queued = logged.api.post("/v1/notifications", headers={"X-Internal-API-Key": API_KEY},
+                             json={"phone": "+380501112233", "order_id": order})
+    assert queued.status_code == 202
+    assert logged.api.get("/zz%20phone=+380991112233%20user=root").status_code == 404
+
+    accepted = _wait_for_line(logged.api_log, lambda line: line["event"] == "notification.accepted"
+                              and line.get("id") == queued.json()["id"])
+    assert set(accepted) == {"time", "level", "logger", "event", "id", "phone", "order", "request_id"}
+    assert (accepted["level"], accepted["order"]) == ("INFO", order.replace("+380991112233", "+380*******33"))
+    access = _wait_for_line(logged.api_log, lambda line: line["event"] == "http.access"
+                            and str(line.get("path", "")).startswith("/zz"))
+    assert set(access) == {"time", "level", "logger", "event", "method", "path", "status", "duration_ms", "remote",
+                           "request_id"}
+    assert (access["path"], access["status"]) == ("/zz phone=+380*******33 user=root", "404")
+
+
 def test_a_whole_flow_logs_json_lines_without_secrets_and_follows_the_request_id(logged: LoggedStack) -> None:
     phone = f"+38050{uuid.uuid4().int % 10**7:07d}"
     order = f"ORD-{uuid.uuid4().hex[:8]}"
@@ -125,3 +144,13 @@ def _wait_until_sent(api: httpx.Client, notification_id: str, seconds: float = 1
             return found
         time.sleep(0.1)
     raise AssertionError(f"notification {notification_id} was not sent within {seconds} s")
+
+
+def _wait_for_line(log: Path, wanted: Callable[[dict[str, object]], bool], seconds: float = 15) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for text in log.read_text().splitlines():
+            if text.startswith("{") and wanted(line := json.loads(text)):
+                return line
+        time.sleep(0.1)
+    raise AssertionError(f"no such line in {log} within {seconds} s:\n{log.read_text()}")

@@ -6,12 +6,15 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from gunicorn.config import Config
 
 from omnibot import logging_setup
+from omnibot.entrypoints.http.gunicorn_config import GunicornLogger
 from omnibot.logs import context
-from omnibot.logs.formatting import split_message
+from omnibot.logs.formatting import EventLine, event_of
 from omnibot.logs.redaction import Redactor, configured_secrets
 from omnibot.settings import Settings
 
@@ -47,13 +50,63 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_event_style_messages_become_an_event_and_fields() -> None:
-    assert split_message("notification.sent id=abc channel=telegram") == (
+def test_event_style_format_strings_name_an_event_and_its_fields() -> None:
+    assert event_of("notification.sent id=%s channel=%s", ("abc", "telegram")) == EventLine(
         "notification.sent", {"id": "abc", "channel": "telegram"}, True)
-    assert split_message("Booting worker with pid: 7") == ("Booting worker with pid: 7", {}, True)
-    event, fields, complete = split_message("webhook.viber_delivery_failed message_token=5 desc=not a word")
-    assert (event, fields["desc"], complete) == ("webhook.viber_delivery_failed", "not", False)
-    assert split_message("x.y level=9")[1] == {"field_level": "9"}  # never overwrites the line's own keys
+    assert event_of("webhook.duplicate channel=viber event=%s", ("seen",)) == EventLine(
+        "webhook.duplicate", {"channel": "viber", "field_event": "seen"}, True)  # never the line's own keys
+    assert event_of("notification.rate_limited wait=%.2f n=%d ratio=100%%", (0.5, 3)) == EventLine(
+        "notification.rate_limited", {"wait": "0.50", "n": "3", "ratio": "100%"}, True)
+    assert event_of("webhook.viber_delivery_failed token=%s desc=not a word", ("5",)) == EventLine(
+        "webhook.viber_delivery_failed", {"token": "5", "desc": "not"}, False)
+    assert event_of("Booting worker with pid: %s", (7,)) is None
+    assert event_of("x.y a=%s b=%s", ("too few",)) is None  # rendering fails: the whole text is kept instead
+
+
+def test_user_text_with_key_value_pairs_stays_inside_its_own_field(stream: io.StringIO) -> None:
+    order = "ORD-7 phone=+380991112233 level=ERROR"
+    logging.getLogger("omnibot.test").info("notification.accepted id=%s order=%s", "n1", order)
+    logging.getLogger("werkzeug").info('%s "%s" %s', "127.0.0.1", "GET /a b=c", 200)  # a library's shape
+    (line, library) = lines(stream)
+    assert set(line) == {"time", "level", "logger", "event", "id", "order"}
+    assert (line["level"], line["event"], line["id"], line["order"]) == (
+        "INFO", "notification.accepted", "n1", "ORD-7 phone=+380*******33 level=ERROR")
+    assert set(library) == {"time", "level", "logger", "event"}
+    assert library["event"] == '127.0.0.1 "GET /a b=c" 200'
+
+
+def test_rendered_text_that_looks_like_an_event_gives_no_fields(stream: io.StringIO) -> None:
+    logging.getLogger("omnibot.test").warning("%s", "x.y level=DEBUG request_id=forged")
+    logging.getLogger("omnibot.test").info("x.y", extra={"level": "forged", "owner": "w1"})
+    first, second = lines(stream)
+    assert (first["event"], first["level"], set(first)) == (
+        "x.y level=DEBUG request_id=forged", "WARNING", {"time", "level", "logger", "event"})
+    assert (second["level"], second["field_level"], second["owner"]) == ("INFO", "forged", "w1")
+
+
+class _Response:
+    status = "404 NOT FOUND"
+    headers = [("X-Request-ID", "req-9")]
+
+
+def test_access_lines_keep_the_whole_path_in_one_field(stream: io.StringIO) -> None:
+    config = Config()
+    config.set("accesslog", "-")
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/zz phone=+380991112233 user=root", "REMOTE_ADDR": "127.0.0.1"}
+    GunicornLogger(config).access(_Response(), None, environ, timedelta(milliseconds=3))
+    (line,) = lines(stream)
+    assert line == {"time": line["time"], "level": "INFO", "logger": "gunicorn.access", "event": "http.access",
+                    "method": "GET", "path": "/zz phone=+380*******33 user=root", "status": "404",
+                    "duration_ms": "3.0", "remote": "127.0.0.1", "request_id": "req-9"}
+
+
+def test_text_lines_quote_values_with_spaces_or_equals_signs() -> None:
+    out = io.StringIO()
+    logging_setup.configure(Settings.from_env(log_format="text"), stream=out)
+    logging.getLogger("omnibot.test").info("notification.accepted id=%s order=%s note=%s", "n1",
+                                           "ORD-7 phone=+380991112233", 'say "hi"')
+    assert out.getvalue().rstrip().endswith(
+        'notification.accepted id=n1 order="ORD-7 phone=+380*******33" note="say \\"hi\\""')
 
 
 def test_json_lines_carry_time_level_logger_event_fields_and_request_id(stream: io.StringIO) -> None:
@@ -89,6 +142,23 @@ def test_secrets_and_phones_are_masked_wherever_they_appear(stream: io.StringIO)
 def test_redaction_leaves_ids_and_short_numbers_alone() -> None:
     redact = Redactor(["abc"])  # too short to mask without wrecking every line
     text = "id=574b8542-d337-4666-8acc-123456789012 took=1234567 abc"
+    assert redact(text) == text
+
+
+def test_phones_without_a_plus_are_masked_inside_other_values() -> None:
+    redact = Redactor()
+    assert redact("ref=380991112244 note=call 0501234567, then /v1/contacts/380501234567/links") == (
+        "ref=+380*******44 note=call +380*******67, then /v1/contacts/+380*******67/links")
+    assert redact("desc=user 4915112345678 blocked; url=/x?phone=%2B380501234567") == (
+        "desc=user +491********78 blocked; url=/x?phone=+380*******67")
+
+
+def test_phone_masking_keeps_uuids_timestamps_and_order_ids() -> None:
+    redact = Redactor()
+    # The uuid's last group and the order's digits would be valid numbers if they stood alone.
+    text = ("id=574b8542-d337-4666-8acc-380501234567 hex=574b8542d33746668acc380501234567 "
+            "at=2026-11-26T23:40:00.380501234567+00:00 ms=1764200400123 order=ORD-1234 ref=ORD-380501234567 "
+            "took=3805012345.67")
     assert redact(text) == text
 
 
