@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
@@ -17,6 +18,7 @@ from omnibot.adapters.db import usage
 from omnibot.adapters.db.admin_queries import AdminQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
 from omnibot.adapters.db.engine import database_url, make_engine
+from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
@@ -28,6 +30,7 @@ from omnibot.adapters.viber import ViberGateway
 from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
 from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
+from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
 from omnibot.entrypoints.worker import worker_name
 from omnibot.ports import Limit, MessengerGateway, RateLimiter
 from omnibot.services.callbacks import StatusCallbacks
@@ -64,6 +67,8 @@ class Services:
     http: PerThreadClient
     telemetry: PrometheusTelemetry
     admin_queries: AdminQueries  # the dashboard's read models
+    operator_sign_outs: SqlOperatorSignOuts  # the dashboard's sign-outs, shared by every process
+    sign_in_throttle: SignInThrottle  # the dashboard's password guessers, per client address, this process only
 
     @property
     def embedded(self) -> bool:
@@ -154,7 +159,8 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     )
     notifications = SqlNotificationRepository(engine, now=clock.now)
     callbacks = StatusCallbacks(
-        SqlCallbackOutbox(engine, clock.now), HttpCallbackTransport(http), settings.callback_secret(), clock,
+        SqlCallbackOutbox(engine, clock.now),
+        HttpCallbackTransport(http, allow_private=settings.callback_allow_private), settings.callback_secret(), clock,
         default_url=None if settings.status_webhook_url is None else str(settings.status_webhook_url))
     messages = Messages(load_templates(settings.templates_dir), settings.default_language)
     tokens = SqlLinkTokenRepository(engine)
@@ -163,7 +169,8 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     telemetry = PrometheusTelemetry()
     delivery = DeliveryEngine(contacts, tokens, messages, notifications, queue, gateways, limiter,
                               rate_limits(settings), clock, policy, on_status=callbacks.status_changed,
-                              trust_order_links=settings.trust_order_links, telemetry=telemetry)
+                              trust_order_links=settings.trust_order_links, telemetry=telemetry,
+                              outage_errors=(SQLAlchemyError,))
     return Services(
         settings=settings,
         engine=engine,
@@ -186,6 +193,8 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         http=http,
         telemetry=telemetry,
         admin_queries=AdminQueries(engine),
+        operator_sign_outs=SqlOperatorSignOuts(engine, clock.now),
+        sign_in_throttle=SignInThrottle(),
     )
 
 

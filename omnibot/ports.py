@@ -130,6 +130,22 @@ class UpdateLog(Protocol):
     def forget_before(self, before: datetime) -> int: ...
 
 
+class OperatorSignOuts(Protocol):
+    """Dashboard sign-outs, shared by every process on the database.
+
+    An operator's session carries the generation it was issued at; a sign-out moves the generation
+    on, so every session issued before it no longer counts, whichever process issued it.
+    """
+
+    def generation(self, operator: str) -> int:
+        """How many times ``operator`` has signed out; 0 if never."""
+        ...
+
+    def sign_out(self, operator: str) -> int:
+        """Void every session of ``operator`` issued so far; returns the new generation."""
+        ...
+
+
 class DeliveryQueue(Protocol):
     """Durable, leased work: notifications waiting for their next attempt.
 
@@ -244,7 +260,8 @@ class CallbackOutbox(Protocol):
 
 class CallbackTransport(Protocol):
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        """POST; raise ``DeliveryFailure`` unless the shop answered 2xx."""
+        """POST; raise ``DeliveryFailure`` unless the shop answered 2xx, ``CallbackRefused`` (one of
+        them) when ``url`` may not receive callbacks at all."""
         ...
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from omnibot.domain.callback_targets import CallbackRefused, check_url
 from omnibot.domain.errors import OmnibotError
 
 
@@ -57,6 +59,8 @@ class Settings(BaseSettings):
     trust_order_links: bool = False
     link_secret: SecretStr | None = None
     link_ttl_hours: float = Field(default=168.0, gt=0)
+    # Before status_webhook_url: its check reads it. Opens loopback and private callback targets.
+    callback_allow_private: bool = False
     status_webhook_url: AnyHttpUrl | None = None
     status_webhook_secret: SecretStr | None = None
 
@@ -97,6 +101,16 @@ class Settings(BaseSettings):
     def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("status_webhook_url")
+    @classmethod
+    def _public_status_webhook(cls, value: AnyHttpUrl | None, info: ValidationInfo) -> AnyHttpUrl | None:
+        if value is not None:
+            try:
+                check_url(str(value), bool(info.data.get("callback_allow_private", False)))
+            except CallbackRefused as refused:
+                raise ValueError(refused.reason) from None
         return value
 
     @field_validator("templates_dir")
@@ -141,6 +155,20 @@ class Settings(BaseSettings):
         """Key of the status callbacks' signature: its own secret, else the first API key."""
         own = self.secret("status_webhook_secret")
         return own or (self.api_keys() or [""])[0]
+
+    def telegram_webhook_key(self) -> str | None:
+        """The secret Telegram must echo on every update: TELEGRAM_WEBHOOK_SECRET, else one derived
+        from the bot token (stable across restarts and processes, so `set-webhooks` and every
+        `serve` agree with nothing to configure). None only while Telegram is off: the webhook is
+        never open."""
+        own = self.secret("telegram_webhook_secret")
+        if own:
+            return own
+        token = self.secret("telegram_bot_token")
+        if token is None:
+            return None
+        # Hex of an HMAC: 64 characters, inside Telegram's secret_token alphabet ([A-Za-z0-9_-]{1,256}).
+        return hmac.new(token.encode(), b"omnibot-telegram-webhook", hashlib.sha256).hexdigest()
 
     def link_key(self) -> bytes:
         """Key of the signed deep links: LINK_SECRET, else derived from the bot tokens (so a link

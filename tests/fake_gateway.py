@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omnibot.domain.errors import DeliveryFailure
 from omnibot.domain.model import Channel
 from omnibot.ports import OutgoingMessage, SendReceipt
 
@@ -13,8 +12,9 @@ from omnibot.ports import OutgoingMessage, SendReceipt
 class FakeGateway:
     channel: Channel
     sent: list[tuple[str, OutgoingMessage]] = field(default_factory=list)
-    failures: dict[str, DeliveryFailure] = field(default_factory=dict)  # by address
-    failure: DeliveryFailure | None = None  # for every address
+    # By address, or for every address; anything else than a DeliveryFailure stands for a bug.
+    failures: dict[str, Exception] = field(default_factory=dict)
+    failure: Exception | None = None
 
     def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
         failure = self.failures.get(address) or self.failure

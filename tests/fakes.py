@@ -405,3 +405,19 @@ class InMemoryUpdateLog:
         for key in doomed:
             del self.keys[key]
         return len(doomed)
+
+
+class InMemoryOperatorSignOuts:
+    """``OperatorSignOuts`` in a dict."""
+
+    def __init__(self, now: Now) -> None:
+        self._now = now
+        self.sign_outs: dict[str, tuple[int, datetime]] = {}
+
+    def generation(self, operator: str) -> int:
+        return self.sign_outs.get(operator, (0, self._now()))[0]
+
+    def sign_out(self, operator: str) -> int:
+        generation = self.generation(operator) + 1
+        self.sign_outs[operator] = (generation, self._now())
+        return generation

@@ -14,6 +14,9 @@ from omnibot.domain.errors import PermanentFailure, TransientFailure
 from omnibot.domain.model import Channel, ChannelState
 from omnibot.ports import OutgoingMessage, SendReceipt
 
+# The tracking_data of omnibot's share-phone keyboard message. A Viber customer can send any
+# contact card; only one sent in reply to this keyboard is taken as the customer's own number.
+SHARE_PHONE_TRACKING = "omnibot:share-phone"
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 
 _TOO_MANY_REQUESTS = 12
@@ -53,6 +56,8 @@ class ViberGateway:
         }
         if message.request_phone:
             body["keyboard"] = share_phone_keyboard(message.request_phone_label)
+            # Viber echoes it on the customer's next message: a contact carrying it answers this keyboard.
+            body["tracking_data"] = SHARE_PHONE_TRACKING
             body["min_api_version"] = 3  # share-phone needs clients with api_version >= 3
         return body
 

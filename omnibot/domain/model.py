@@ -39,6 +39,8 @@ class AttemptOutcome(enum.StrEnum):
     PERMANENT_FAILURE = "permanent_failure"
     TRANSIENT_FAILURE = "transient_failure"
     SKIPPED = "skipped"
+    # The pass raised an error no messenger answer explains (a bug, or input nothing can send).
+    CRASHED = "crashed"
 
 
 @dataclass
@@ -79,6 +81,23 @@ class Contact:
             self.telegram_state = state
         else:
             self.viber_state = state
+
+    def yields_phone_to_contact_card(self, sharer: Contact, channel: Channel) -> bool:
+        """Whether a contact card that ``sharer`` shared on ``channel``, carrying this customer's
+        phone, may bind that phone to ``sharer`` (README, "What proves a phone").
+
+        A phone nobody has proved yet is free to prove. A verified one never moves to another
+        account of the same messenger without its customer's own proof (a signed link the shop
+        made for it). A card the messenger vouches for as the sender's own (Telegram's contact
+        with the sender's ``user_id``; Viber's answer to omnibot's share-phone keyboard, which
+        the webhook has already checked) may add that messenger to a customer who has no
+        account on it yet: the same person reaching the shop on a second messenger.
+        """
+        if self.id == sharer.id or not self.phone_verified:
+            return True
+        if channel is Channel.VIBER:
+            return self.viber_user_id is None
+        return self.telegram_chat_id is None
 
     def absorb(self, other: Contact) -> None:
         """Take over the messenger accounts and profile of ``other``, a duplicate of this customer."""

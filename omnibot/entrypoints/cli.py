@@ -36,7 +36,6 @@ def main() -> None:
               help="gunicorn worker processes (always 1 on SQLite).")
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the shop API and the messenger webhooks under gunicorn."""
-    from omnibot import logging_setup
     from omnibot.adapters.db.engine import database_url
     from omnibot.entrypoints import config_check, metrics_setup
     from omnibot.entrypoints.http.admin_auth import share_run_key
@@ -44,7 +43,6 @@ def serve(host: str, port: int, workers: int | None) -> None:
     from omnibot.entrypoints.http.server import run
 
     settings = config_check.settings_for_startup()
-    logging_setup.configure(settings)
     metrics_setup.prepare_serve_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
     workers = workers or settings.web_concurrency or default_workers()
     if settings.database_url is None or database_url(settings.database_url).startswith("sqlite"):
@@ -63,12 +61,11 @@ def serve(host: str, port: int, workers: int | None) -> None:
               help="Serve /metrics on this port (default WORKER_METRICS_PORT; unset: none).")
 def worker(concurrency: int | None, heartbeat_file: Path | None, metrics_port: int | None) -> None:
     """Deliver queued notifications: retries, rate limits, fallback. Run as many as you like."""
-    from omnibot import bootstrap, logging_setup
+    from omnibot import bootstrap
     from omnibot.entrypoints import config_check, metrics_setup
     from omnibot.entrypoints.worker_process import run_forever
 
     settings = config_check.settings_for_startup()
-    logging_setup.configure(settings)
     metrics_setup.prepare_worker_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
     services = bootstrap.build(settings, role="worker")
     if metrics_port or settings.worker_metrics_port:

@@ -6,6 +6,7 @@ and what is wrong with it, never its value: values are tokens, keys and password
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,11 @@ from omnibot.adapters.db import migrate
 from omnibot.adapters.db.engine import database_url
 from omnibot.settings import ConfigurationError, Settings
 
+log = logging.getLogger(__name__)
+
 CONNECT_TIMEOUT_SECONDS = 3
+# About 128 bits as `secrets.token_urlsafe(24)` writes them: a key that long is not guessed.
+MIN_KEY_LENGTH = 24
 _DATABASE_REASONS = (  # fragments of driver messages → what to tell the operator (the message itself names hosts)
     ("password authentication failed", "authentication failed"),
     ("does not exist", "the database or its user does not exist"),
@@ -75,10 +80,33 @@ def check(settings: Settings) -> list[Problem]:
                                 error=False))
     if settings.viber_auth_token is not None and not settings.viber_bot_uri:
         problems.append(Problem("VIBER_BOT_URI", "not set while Viber is on: no Viber deep links", error=False))
+    problems += weakened_security(settings)
     problems += database_problems(settings.database_url)
     if settings.redis_url:
         problems += redis_problems(settings.redis_url)
     return problems
+
+
+def weakened_security(settings: Settings) -> list[Problem]:
+    """Warnings for each setting that trades away some security (README, "Security")."""
+    warnings = []
+    if any(len(key) < MIN_KEY_LENGTH for key in settings.api_keys()):
+        warnings.append(f"INTERNAL_API_KEY: a key is shorter than {MIN_KEY_LENGTH} characters and could be "
+                        "guessed: generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    webhook_secret = settings.secret("telegram_webhook_secret")
+    if webhook_secret is not None and len(webhook_secret) < MIN_KEY_LENGTH:
+        warnings.append(f"TELEGRAM_WEBHOOK_SECRET: shorter than {MIN_KEY_LENGTH} characters and could be guessed; "
+                        "unset, a secret derived from the bot token is used")
+    if settings.trust_order_links:
+        warnings.append("TRUST_ORDER_LINKS: on: whoever opens an order's link receives that order's "
+                        "messages; prefer signed links (POST /v1/links)")
+    if settings.callback_allow_private:
+        warnings.append("CALLBACK_ALLOW_PRIVATE: on: status callbacks may reach loopback and private "
+                        "addresses, so a caller of the API can make omnibot post inside your network")
+    if settings.admin_cookie_secure is False:
+        warnings.append("ADMIN_COOKIE_SECURE: off: the dashboard's session cookie is also sent over plain "
+                        "HTTP, where it can be read on the way")
+    return [Problem(*warning.split(": ", 1), error=False) for warning in warnings]
 
 
 def database_problems(raw_url: str | None) -> list[Problem]:
@@ -160,11 +188,18 @@ def run(echo: Callable[[str], None]) -> int:
 
 
 def settings_for_startup() -> Settings:
-    """The settings ``serve`` and ``worker`` start with: warnings printed, any error stops them (all listed)."""
+    """The settings ``serve`` and ``worker`` start with, logging configured: any error stops them
+    (all listed, with the warnings, as text); warnings alone are logged as ``config.warning`` events."""
+    from omnibot import logging_setup
+
     settings, problems = all_problems()
     errors = [p for p in problems if p.error]
-    for warning in (p for p in problems if not p.error):
-        click.echo(str(warning), err=True)
+    warnings = [p for p in problems if not p.error]
     if errors or settings is None:
+        for warning in warnings:
+            click.echo(str(warning), err=True)
         raise click.ClickException(str(ConfigurationError([f"{p.variable}: {p.message}" for p in errors])))
+    logging_setup.configure(settings)
+    for warning in warnings:
+        log.warning("config.warning variable=%s problem=%s", warning.variable, warning.message)
     return settings

@@ -23,7 +23,7 @@ def set_all(settings: Settings, base_url: str, say: Callable[[str], None]) -> bo
         if telegram is not None:
             try:
                 telegram.set_webhook(f"{base}/webhook/telegram",
-                                     settings.secret("telegram_webhook_secret"))
+                                     settings.telegram_webhook_key())
                 say(f"telegram: webhook set to {base}/webhook/telegram")
             except DeliveryFailure as failure:
                 ok = False

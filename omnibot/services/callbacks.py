@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 
+from omnibot.domain.callback_targets import CallbackRefused
 from omnibot.domain.errors import DeliveryFailure
 from omnibot.domain.model import Notification
 from omnibot.domain.retry import RetryPolicy
@@ -59,6 +60,12 @@ class StatusCallbacks:
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(self._secret, body)}
             try:
                 self._transport.post(job.url, body, headers)
+            except CallbackRefused as refused:
+                # The target is not allowed (a private address, say): no later try can change that.
+                self._outbox.retry(job.id, None, refused.reason)
+                log.warning("callback.refused notification=%s attempt=%d reason=%s",
+                            job.notification_id, job.attempts, refused.reason)
+                continue
             except DeliveryFailure as failure:
                 gives_up = job.attempts >= self._retry.max_attempts
                 self._outbox.retry(job.id, None if gives_up else self._retry.delay(job.attempts), failure.reason)

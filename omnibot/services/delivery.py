@@ -49,6 +49,7 @@ SENT_VIA = {Channel.TELEGRAM: "Sent via Telegram", Channel.VIBER: "Sent via Vibe
 USER_NOT_FOUND = "Failed: User not found"
 NO_REACHABLE_CHANNEL = "Failed: No reachable channel"
 DELIVERY_FAILED = "Failed: Delivery failed"
+DELIVERY_CRASHED = "Failed: Delivery crashed"
 QUEUED_FOR_RETRY = "Queued for retry"
 
 
@@ -63,6 +64,9 @@ class DeliveryPolicy:
     # While the shared rate limiter does not answer, notifications come back after this long
     # rather than being sent uncounted (which would risk the messenger's 429s for everyone).
     limiter_retry_seconds: float = 5.0
+    # Passes that may crash (raise an error no messenger failure explains) before the notification
+    # fails for good: a poison message must not hold a lease and come back forever.
+    max_crashes: int = 3
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class DeliveryEngine:
         trust_order_links: bool = False,
         telemetry: Telemetry | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        outage_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         self._contacts = contacts
         self._tokens = tokens
@@ -109,11 +114,26 @@ class DeliveryEngine:
         self._on_status = on_status
         self._telemetry = telemetry or NoTelemetry()
         self._timer = timer
+        # Errors of the store that mean "try again later", not "this notification is broken": they
+        # pass through, and the lease running out brings the notification back.
+        self._outage_errors = outage_errors
 
     def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False) -> Notification:
         """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
         (the synchronous trigger, which answers now); workers wait ``fallback_after`` failures.
+
+        A pass that crashes is recorded as a ``crashed`` attempt and comes back later, until
+        ``max_crashes``; then the notification fails with ``Failed: Delivery crashed``.
         """
+        try:
+            return self._pass(notification, owner, fall_back_at_once)
+        except self._outage_errors:
+            raise
+        except Exception as error:
+            log.exception("notification.delivery_crashed id=%s error=%s", notification.id, type(error).__name__)
+            return self._crashed(notification, owner, error)
+
+    def _pass(self, notification: Notification, owner: str, fall_back_at_once: bool) -> Notification:
         contact = self._recipient(notification)
         if contact is None:
             log.warning("notification.recipient_unknown id=%s", notification.id)
@@ -214,6 +234,14 @@ class DeliveryEngine:
             return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
         failures = notification.failures(transient[-1].channel, AttemptOutcome.TRANSIENT_FAILURE)
         return self._again(notification, owner, self._policy.retry.delay(failures, retry_after))
+
+    def _crashed(self, notification: Notification, owner: str, error: Exception) -> Notification:
+        channel = notification.channel or (notification.channels or self._channel_order)[0]
+        self._record(notification, channel, AttemptOutcome.CRASHED, f"crashed: {type(error).__name__}")
+        crashes = sum(1 for a in notification.attempts if a.outcome is AttemptOutcome.CRASHED)
+        if crashes >= self._policy.max_crashes:
+            return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_CRASHED)
+        return self._again(notification, owner, self._policy.retry.delay(crashes))
 
     def _too_old(self, notification: Notification) -> bool:
         assert notification.created_at is not None

@@ -89,7 +89,12 @@ class Linking:
             phone = normalize_phone(raw_phone, self._region)
         except InvalidPhone:
             return self._messages.reply("phone_unreadable", user.language, request_phone=True)
-        self._bind_phone(self._account(user, reactivate=True), phone)
+        account = self._account(user, reactivate=True)
+        owner = self._contacts.find_by_phone(phone)
+        if owner is not None and not owner.yields_phone_to_contact_card(account, user.channel):
+            log.warning("contact.phone_claim_refused channel=%s phone=%s", user.channel, mask_phone(phone))
+            return self._messages.reply("phone_taken", user.language, remove_keyboard=True)
+        self._bind_phone(account, phone)
         log.info("contact.phone_linked channel=%s phone=%s", user.channel, mask_phone(phone))
         return self._messages.reply("phone_linked", user.language, remove_keyboard=True)
 

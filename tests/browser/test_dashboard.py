@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from playwright.sync_api import expect
@@ -29,10 +28,9 @@ def test_a_wrong_password_is_refused_and_nothing_shows(servers: Servers, page: A
     page.goto(servers.api_url + "/admin/notifications")
     expect(page).to_have_url(servers.api_url + "/admin/login?next=/admin/notifications")
     page.get_by_label("Operator password").fill("not-the-password")
-    started = time.monotonic()
     page.get_by_role("button", name="Sign in").click()
+    # At once: waits start after a few wrong tries from one address (tests/integration/test_admin_auth.py).
     expect(page.get_by_role("alert")).to_have_text("Wrong password.")
-    assert time.monotonic() - started >= 1.0  # refused after a delay
     expect(page.locator("table")).to_have_count(0)
     expect(page.get_by_role("link", name="Notifications")).to_have_count(0)
     screenshot(page, "dashboard-wrong-password.png")

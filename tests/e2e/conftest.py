@@ -92,7 +92,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         database = f"sqlite:///{workdir / 'omnibot.sqlite3'}"
     sandbox_port, api_port = free_port(), free_port()
     env = {**os.environ, **sandbox_environment(sandbox_port),
-           "DATABASE_URL": database, "INTERNAL_API_KEY": API_KEY}
+           "DATABASE_URL": database, "INTERNAL_API_KEY": API_KEY,
+           "CALLBACK_ALLOW_PRIVATE": "true"}  # the tests' shop listens on loopback
     sandbox_log, api_log = workdir / "sandbox.log", workdir / "api.log"
     subprocess.run([sys.executable, "-m", "omnibot", "db", "upgrade"], env=env, check=True,
                    cwd=workdir, capture_output=True)

@@ -133,6 +133,9 @@ def test_a_whole_flow_logs_json_lines_without_secrets_and_follows_the_request_id
                and line["logger"] == "omnibot.services.delivery" for line in of_request)
     rejected = [line for line in lines if line["event"] == "webhook.rejected"]
     assert rejected and rejected[0]["request_id"] != request_id
+    # The start's configuration warnings are events too (the tests' API key is short on purpose).
+    assert any(line["event"] == "config.warning" and line.get("variable") == "INTERNAL_API_KEY"
+               and line["level"] == "WARNING" for line in lines)
 
 
 def _wait_until_sent(api: httpx.Client, notification_id: str, seconds: float = 15) -> dict[str, object]:

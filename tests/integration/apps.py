@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -23,16 +24,17 @@ def sqlite_apps(database: Path, **settings: object) -> AbstractContextManager[Ap
 @contextmanager
 def apps(database_url: str, **settings: object) -> Iterator[AppFactory]:
     """A factory of apps on ``database_url`` (migrated) with ``settings``, each call able to override
-    them; every app's services are closed at the end."""
+    them and to replace some of the built services (``services={"sign_in_throttle": ...}``); every
+    app's services are closed at the end."""
     built: list[bootstrap.Services] = []
 
-    def make(**overrides: object) -> Flask:
-        services = bootstrap.build(Settings.from_env(**{
+    def make(services: dict[str, object] | None = None, **overrides: object) -> Flask:
+        built_services = bootstrap.build(Settings.from_env(**{
             "database_url": database_url, "telegram_bot_token": "1:unused",
             "telegram_api_url": "http://127.0.0.1:9", **settings, **overrides}))
-        migrate.upgrade(services.engine)
-        built.append(services)
-        return create_app(services)
+        migrate.upgrade(built_services.engine)
+        built.append(built_services)
+        return create_app(dataclasses.replace(built_services, **(services or {})))
 
     try:
         yield make

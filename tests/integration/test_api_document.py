@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import jsonschema_rs
 import pytest
 import schemathesis
 from flask import Flask
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from omnibot.entrypoints.http.openapi import SCHEMA_REF, Operation, openapi_path
 from omnibot.entrypoints.http.operations import OPERATIONS, document
 from omnibot.entrypoints.http.responses import ErrorBody
+from omnibot.entrypoints.http.schemas import IDEMPOTENCY_KEY_PATTERN
 from tests.integration.apps import sqlite_apps
 
 # Flask's own static route (the app has no static folder): not part of the API.
@@ -94,3 +96,65 @@ def test_the_document_and_the_page_need_no_api_key(app: Flask) -> None:
     # Offline and CSP-safe: nothing to run, nothing fetched from elsewhere.
     assert "<script" not in html
     assert 'src="http' not in html and 'href="http' not in html
+
+
+def body_schema(operation_path: str) -> jsonschema_rs.Validator:
+    """The request body schema the document gives ``POST operation_path``, with its components."""
+    doc = json.loads(json.dumps(document()))
+    body = doc["paths"][operation_path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema_rs.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema", **body,
+                                        "components": doc["components"]})
+
+
+# Bodies the server refuses with a 400 for a rule beyond the fields' types: the document must refuse them too.
+REFUSED = [
+    ("/v1/notifications", {}),
+    ("/v1/notifications", {"phone": None, "order_id": None, "items": ["Tea"]}),
+    ("/v1/notifications", {"order_id": "ORD-1", "event": "text"}),
+    ("/v1/notifications", {"order_id": "ORD-1", "event": "text", "text": None}),
+    ("/v1/notifications", {"order_id": "ORD-1", "channels": ["viber", "viber"]}),
+    ("/v1/notifications", {"phone": "call me maybe"}),
+    ("/v1/notifications", {"order_id": "ORD\u00001"}),
+    ("/v1/links", {"phone": "+380 50 abc"}),
+    ("/v1/links", {"phone": "+380501234567", "order_id": "\u0000"}),
+    ("/trigger-notification", {"phone": "+380501234567", "items": ["Mu\u0000g"]}),
+    ("/trigger-notification", {"phone": "+380501234567", "note\u0000": 1}),
+    ("/trigger-notification", {"phone": "+380501234567", "extra": {"deep": ["x\u0000"]}}),
+]
+# Bodies in the spellings the document describes: the server takes them.
+TAKEN = [
+    ("/v1/notifications", {"order_id": "ORD-1"}, 202),
+    ("/v1/notifications", {"phone": "050 123-45-67", "event": "text", "text": "Hi", "channels": ["viber"]}, 202),
+    ("/v1/notifications", {"phone": "(050) 123 45 67", "order_id": "ORD-2", "event": "order_ready"}, 202),
+    ("/v1/links", {"phone": "+38 (050) 123-45-67", "ttl_seconds": 3600}, 201),
+    ("/trigger-notification", {"phone": "380501234567", "extra": {"deep": ["x", 1, None]}}, 200),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), REFUSED, ids=lambda v: json.dumps(v) if isinstance(v, dict) else v)
+def test_bodies_the_server_refuses_are_outside_the_document(app: Flask, path: str, body: dict[str, object]) -> None:
+    answer = app.test_client().post(path, json=body, headers={"X-Internal-API-Key": "docs-key"})
+
+    assert answer.status_code == 400, answer.json
+    assert not body_schema(path).is_valid(body)
+
+
+@pytest.mark.parametrize(("path", "body", "status"), TAKEN,
+                         ids=lambda v: json.dumps(v) if isinstance(v, dict) else str(v))
+def test_bodies_the_document_describes_are_taken(app: Flask, path: str, body: dict[str, object],
+                                                 status: int) -> None:
+    assert body_schema(path).is_valid(body)
+
+    answer = app.test_client().post(path, json=body, headers={"X-Internal-API-Key": "docs-key"})
+    assert answer.status_code == status, answer.json
+
+
+def test_the_idempotency_answers_are_documented_with_the_error_body() -> None:
+    create = document()["paths"]["/v1/notifications"]["post"]
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+
+    assert key["schema"]["pattern"] == IDEMPOTENCY_KEY_PATTERN
+    assert create["responses"]["400"] == {"$ref": "#/components/responses/BadRequest"}
+    assert "invalid_header" in document()["components"]["responses"]["BadRequest"]["description"]
+    assert create["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"}

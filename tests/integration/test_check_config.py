@@ -38,7 +38,7 @@ def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_file: str) ->
 
     def run(*args: str, **env: str | None) -> Result:
         sound: dict[str, str | None] = {
-            "INTERNAL_API_KEY": "check-key-1234", "TELEGRAM_BOT_TOKEN": "1:check-token",
+            "INTERNAL_API_KEY": "check-key-long-enough-to-be-safe", "TELEGRAM_BOT_TOKEN": "1:check-token",
             "TELEGRAM_BOT_USERNAME": "shop_bot", "DATABASE_URL": sqlite_file}
         return CliRunner().invoke(main, list(args), env={**sound, **env})
 
@@ -74,6 +74,22 @@ def test_a_missing_deep_link_name_is_a_warning_only(invoke: Invoke) -> None:
         "warning: VIBER_BOT_URI: not set while Viber is on: no Viber deep links",
         "configuration: 0 error(s), 2 warning(s)",
     ]
+
+
+def test_each_setting_that_weakens_security_is_a_warning_naming_it_never_its_value(invoke: Invoke) -> None:
+    result = invoke("check-config", INTERNAL_API_KEY="long-enough-key-for-everyone,sh0rt-k3y",
+                    TELEGRAM_WEBHOOK_SECRET="sh0rt-h00k", TRUST_ORDER_LINKS="true", CALLBACK_ALLOW_PRIVATE="true",
+                    ADMIN_COOKIE_SECURE="false")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for variable in ("INTERNAL_API_KEY", "TELEGRAM_WEBHOOK_SECRET", "TRUST_ORDER_LINKS", "CALLBACK_ALLOW_PRIVATE",
+                     "ADMIN_COOKIE_SECURE"):
+        assert sum(line.startswith(f"warning: {variable}: ") for line in lines) == 1, (variable, result.output)
+    assert lines[-1] == "configuration: 0 error(s), 5 warning(s)"
+    assert "sh0rt" not in result.output and "long-enough" not in result.output
+    # The same warnings at start: `serve` says what it runs with (here it stops at the first error).
+    started = invoke("serve", "--port", "0", TRUST_ORDER_LINKS="true", INTERNAL_API_KEY=None)
+    assert "warning: TRUST_ORDER_LINKS: on: " in started.output and started.exit_code != 0
 
 
 def test_a_database_without_the_current_schema_is_an_error(invoke: Invoke, tmp_path: Path) -> None:

@@ -71,6 +71,33 @@ def test_retries_run_out_and_the_notification_fails(world: World) -> None:
     assert stored.failures(Channel.TELEGRAM, AttemptOutcome.TRANSIENT_FAILURE) == 4
 
 
+def test_a_pass_that_crashes_comes_back_a_few_times_then_fails_naming_the_error(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    world.telegram.failure = UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+    notification_id = submit(world)
+    results = []
+    for _ in range(6):
+        world.clock.advance(3600)
+        results += one_pass(world)
+    # A poison message holds no lease and leaves the queue: three crashes, then failed for good.
+    assert results == ["Queued for retry"] * 2 + ["Failed: Delivery crashed"]
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.FAILED
+    assert [(a.channel, a.outcome, a.error) for a in stored.attempts] == \
+        [(Channel.TELEGRAM, AttemptOutcome.CRASHED, "crashed: UnicodeEncodeError")] * 3
+    assert world.queue.claim(OWNER, 100, 60) == []
+
+
+def test_a_crash_in_the_synchronous_trigger_answers_queued_for_retry(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    world.telegram.failure = RuntimeError("a bug in a gateway")
+    triggered = world.notifier.trigger(PHONE, "ORD-1", ["Laptop"])
+    assert triggered.result == "Queued for retry" and triggered.status is NotificationStatus.QUEUED
+    world.telegram.failure = None
+    world.clock.advance(3600)
+    assert one_pass(world) == ["Sent via Telegram"]
+
+
 def test_a_notification_too_old_fails_instead_of_retrying(world: World) -> None:
     world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
     world.telegram.failure = TransientFailure("telegram: timed out")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 from pydantic import BaseModel, Field
 
 from omnibot.entrypoints.http.openapi import Operation, Param, Reply, build_document, openapi_path
+from omnibot.entrypoints.http.schemas import Documented
 
 SCHEMES = {"Key": {"type": "apiKey", "in": "header", "name": "X-Key"}}
 INFO = {"title": "t", "version": "1"}
@@ -76,3 +79,13 @@ def test_an_inconsistent_table_is_refused() -> None:
 def test_flask_rules_are_written_as_openapi_paths() -> None:
     assert openapi_path("/v1/notifications/<notification_id>") == "/v1/notifications/{notification_id}"
     assert openapi_path("/v1/contacts/<path:phone>") == "/v1/contacts/{phone}"
+
+
+def test_documented_keywords_are_in_the_schema_and_left_to_the_code() -> None:
+    class Customer(BaseModel):
+        phone: Annotated[str, Documented(pattern="^[0-9]+$")]
+
+    doc = document(Operation("POST", "/customers", "Add", Customer, {201: Reply("Made.")}, None))
+
+    assert doc["components"]["schemas"]["Customer"]["properties"]["phone"]["pattern"] == "^[0-9]+$"
+    assert Customer(phone="not digits").phone == "not digits"  # the code checks it, with its own error

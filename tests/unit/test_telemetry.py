@@ -115,3 +115,12 @@ def test_a_scrape_answers_while_the_database_is_away(telemetry: PrometheusTeleme
     text = generate_latest(registry).decode()
     assert "omnibot_database_up 0.0" in text
     assert "omnibot_queue_depth" not in text
+
+
+def test_a_crashed_pass_is_counted_as_an_attempt_of_its_own(
+    world: World, notifier: Notifier, telemetry: PrometheusTelemetry
+) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    world.telegram.failure = ValueError("a bug in a gateway")
+    assert notifier.trigger(PHONE, "ORD-1", ["Laptop"]).result == "Queued for retry"
+    assert value(telemetry, "omnibot_delivery_attempts_total", channel="telegram", outcome="crashed") == 1

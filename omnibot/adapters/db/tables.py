@@ -194,3 +194,13 @@ processed_updates = sa.Table(
     sa.Column("update_key", sa.String(64), primary_key=True),
     sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
 )
+
+# Dashboard sign-outs (migration 0005): a session carries the generation it was issued at, and a
+# sign-out moves the generation on, voiding every earlier session in every process.
+operator_sign_outs = sa.Table(
+    "operator_sign_outs",
+    metadata,
+    sa.Column("operator", sa.String(64), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("signed_out_at", UtcDateTime(), nullable=False),
+)

@@ -8,6 +8,7 @@ Not part of the API's OpenAPI document: these are pages for people, not endpoint
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ _HEADERS = {
 def blueprint(services: bootstrap.Services) -> Blueprint:
     admin = Blueprint(NAME, __name__, url_prefix="/admin", template_folder="templates",
                       static_folder="static", static_url_path="/static")
-    operators = Operators(services.settings)
+    operators = Operators(services.settings, services.operator_sign_outs, services.sign_in_throttle)
 
     def configure(state: BlueprintSetupState) -> None:
         operators.configure(state.app)
@@ -80,24 +81,30 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
     @admin.route("/login", methods=["GET", "POST"])
     def sign_in() -> Any:
         message, status = None, 200
+        headers: dict[str, str] = {}
         if request.method == "POST":
             if not csrf_ok():
                 message, status = "This form has expired; try again.", 400
             elif not operators.enabled:
                 message, status = "Sign-in is off until ADMIN_PASSWORD_HASH is set.", 403
-            elif (verdict := operators.check(request.form.get("password", ""))) is None:
-                log.warning("admin.sign_in_busy remote=%s", request.remote_addr)
-                message, status = "Another sign-in is being checked; try again in a second.", 429
-            elif verdict:
+            elif (verdict := operators.check(request.form.get("password", ""), request.remote_addr)).correct:
                 operators.sign_in()
                 log.info("admin.signed_in remote=%s", request.remote_addr)
                 return redirect(_next_page())
             else:
-                log.warning("admin.sign_in_refused remote=%s", request.remote_addr)
-                message, status = "Wrong password.", 401
+                seconds = math.ceil(verdict.wait)
+                if verdict.wait:
+                    headers["Retry-After"] = str(seconds)
+                if verdict.correct is None:
+                    log.warning("admin.sign_in_throttled remote=%s wait=%d", request.remote_addr, seconds)
+                    message, status = f"Too many sign-in tries; try again in {seconds} s.", 429
+                else:
+                    log.warning("admin.sign_in_refused remote=%s wait=%d", request.remote_addr, seconds)
+                    message = "Wrong password." + (f" Wait {seconds} s before the next try." if seconds else "")
+                    status = 401
         elif operators.signed_in():
             return redirect(_next_page())
-        return render_template("admin/login.html", message=message, enabled=operators.enabled), status
+        return render_template("admin/login.html", message=message, enabled=operators.enabled), status, headers
 
     @admin.post("/logout")
     def sign_out() -> Response:

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import hmac
-import json
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, HttpUrl, ValidationError
 
 from omnibot.bootstrap import Services
+from omnibot.domain.callback_targets import CallbackRefused, check_url
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Notification
 from omnibot.domain.phone import normalize_phone
+from omnibot.entrypoints.http import json_text
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
-from omnibot.entrypoints.http.nul_bytes import field_with_nul
-from omnibot.entrypoints.http.schemas import AttemptView, NotificationCreate, NotificationView, TriggerRequest
+from omnibot.entrypoints.http.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    AttemptView,
+    NotificationCreate,
+    NotificationView,
+    TriggerRequest,
+)
 from omnibot.services.notify import NotificationRequest
 
 Model = TypeVar("Model", bound=BaseModel)
-IDEMPOTENCY_KEY_MAX = 255
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def blueprint(services: Services) -> Blueprint:
@@ -39,17 +46,16 @@ def blueprint(services: Services) -> Blueprint:
     @api.post("/v1/notifications")
     def create_notification() -> tuple[Response, int, dict[str, str]]:
         idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None and not (1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX
-                                                and idempotency_key.isprintable()):
-            raise ApiError(400, "invalid_header",
-                           f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} printable characters")
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ApiError(400, "invalid_header", "Idempotency-Key must be 1-255 visible ASCII characters "
+                           "(spaces only between them)", "Idempotency-Key")
         body = parse_body(NotificationCreate)
         notification, created = services.notifier.submit(
             NotificationRequest(
                 phone=parse_phone(body.phone, region) if body.phone else None,
                 order_id=body.order_id, items=body.items, event=body.resolved_event, text=body.text,
                 channels=None if body.channels is None else [Channel(c) for c in body.channels],
-                callback_url=None if body.callback_url is None else str(body.callback_url),
+                callback_url=parse_callback_url(body.callback_url, services.settings.callback_allow_private),
             ),
             idempotency_key=idempotency_key, request_id=g.request_id,
         )
@@ -99,17 +105,32 @@ def is_notification_id(candidate: str) -> bool:
     return len(candidate) <= 36 and candidate.isprintable()
 
 
+def parse_callback_url(url: HttpUrl | None, allow_private: bool) -> str | None:
+    """``url`` as stored, or a 400 when callbacks may not go there (a private address, credentials).
+
+    A host name passes here and is judged by the worker on each POST, on the addresses it resolves to.
+    """
+    if url is None:
+        return None
+    try:
+        check_url(str(url), allow_private)
+    except CallbackRefused as refused:
+        raise ApiError(400, "invalid_callback_url", refused.reason, "callback_url") from None
+    return str(url)
+
+
 def parse_body(model: type[Model]) -> Model:
     """The request's JSON body as ``model``, or a 400 that names the problem."""
     raw = request.get_data(cache=True)
     try:
-        data: Any = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+        data: Any = json_text.load(raw) if raw else None
+    except json_text.JsonRejected as rejected:
+        raise ApiError(400, "malformed_json", rejected.message) from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
-    if (field := field_with_nul(data)) is not None:
-        raise ApiError(400, "invalid_character", "text may not contain the NUL character (\\u0000)", field)
+    if (unstorable := json_text.unstorable_field(data)) is not None:
+        field, problem = unstorable
+        raise ApiError(400, "invalid_character", problem, field)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

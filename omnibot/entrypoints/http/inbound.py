@@ -5,7 +5,13 @@ Unknown fields are ignored, so new messenger features never break intake.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# Telegram's ids and Viber's message tokens fit in 64 bits: a larger number comes from no
+# messenger, and no database column could hold it (a 400, not an OverflowError).
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Lenient(BaseModel):
@@ -13,7 +19,7 @@ class _Lenient(BaseModel):
 
 
 class TelegramUser(_Lenient):
-    id: int
+    id: Int64
     is_bot: bool = False
     first_name: str | None = None
     last_name: str | None = None
@@ -21,18 +27,18 @@ class TelegramUser(_Lenient):
 
 
 class TelegramChat(_Lenient):
-    id: int
+    id: Int64
     type: str = "private"
 
 
 class TelegramContact(_Lenient):
     phone_number: str
     first_name: str | None = None
-    user_id: int | None = None
+    user_id: Int64 | None = None
 
 
 class TelegramMessage(_Lenient):
-    message_id: int | None = None
+    message_id: Int64 | None = None
     sender: TelegramUser | None = Field(default=None, alias="from")
     chat: TelegramChat
     text: str | None = None
@@ -50,7 +56,7 @@ class TelegramMemberUpdate(_Lenient):
 
 
 class TelegramUpdate(_Lenient):
-    update_id: int
+    update_id: Int64
     message: TelegramMessage | None = None
     my_chat_member: TelegramMemberUpdate | None = None
 
@@ -70,6 +76,7 @@ class ViberMessage(_Lenient):
     type: str
     text: str | None = None
     contact: ViberContact | None = None
+    tracking_data: str | None = None  # echoed from the bot's last message to this customer
 
 
 class ViberCallback(_Lenient):
@@ -79,5 +86,5 @@ class ViberCallback(_Lenient):
     user_id: str | None = None  # unsubscribed, delivered, seen, failed
     context: str | None = None
     message: ViberMessage | None = None
-    message_token: int | None = None
+    message_token: Int64 | None = None
     desc: str | None = None  # failed

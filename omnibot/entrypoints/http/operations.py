@@ -19,6 +19,9 @@ from omnibot.entrypoints.http.responses import (
     ViberAnswer,
 )
 from omnibot.entrypoints.http.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    PHONE_PATTERN,
+    PHONE_RULE,
     ContactView,
     ErasedView,
     LinkCreate,
@@ -34,14 +37,18 @@ SECURITY_SCHEMES: dict[str, Json] = {
     API_KEY: {"type": "apiKey", "in": "header", "name": "X-Internal-API-Key",
               "description": "One of the keys of `INTERNAL_API_KEY` (several during a rotation)."},
     TELEGRAM_SECRET: {"type": "apiKey", "in": "header", "name": "X-Telegram-Bot-Api-Secret-Token",
-                      "description": "`TELEGRAM_WEBHOOK_SECRET`, which Telegram echoes on every update. "
-                                     "Checked only when it is set."},
+                      "description": "The secret `omnibot set-webhooks` registered and Telegram echoes on "
+                                     "every update: `TELEGRAM_WEBHOOK_SECRET`, or one derived from the bot "
+                                     "token when it is unset. Always checked."},
 }
 
 # Errors many operations share: documented once, under components/responses.
-BAD_REQUEST = Reply("The body is not a JSON object (`malformed_json`), a field is missing (`missing_field`) or "
-                    "invalid (`invalid_field`, `invalid_request`), a phone does not parse (`invalid_phone`), "
-                    "or a header is invalid (`invalid_header`).", ErrorBody, ref="BadRequest")
+BAD_REQUEST = Reply("The body is not a JSON object or nests too deep (`malformed_json`), a field is missing "
+                    "(`missing_field`) or invalid (`invalid_field`, `invalid_request`), a text holds NUL or a lone "
+                    "surrogate (`invalid_character`), a phone does not parse (`invalid_phone`), a `callback_url` "
+                    "aims at a non-public address or holds credentials (`invalid_callback_url`), or a header is "
+                    "invalid (`invalid_header`).",
+                    ErrorBody, ref="BadRequest")
 UNAUTHORIZED = Reply("Missing or wrong `X-Internal-API-Key` (`unauthorized`).", ErrorBody, ref="Unauthorized")
 NOT_FOUND = Reply("No such route (`not_found`).", ErrorBody, ref="NotFound")
 METHOD_NOT_ALLOWED = Reply(
@@ -57,7 +64,7 @@ DATABASE_UNAVAILABLE = Reply(
 
 LOCATION = Param("Location", "`/v1/notifications/{id}`.", required=True)
 REQUEST_ID = Param("X-Request-ID", "Your id of the request, kept (64 characters at most) in omnibot's log.")
-PHONE = Param("phone", "The customer's phone, any spelling (`+380501234567`, `0501234567`).", location="path",
+PHONE = Param("phone", PHONE_RULE, location="path", schema={"type": "string", "pattern": PHONE_PATTERN},
               example="+380501234567")
 CHANNEL_DISABLED = Reply("This messenger is not configured on this omnibot (`channel_disabled`).", ErrorBody)
 
@@ -90,8 +97,10 @@ OPERATIONS: tuple[Operation, ...] = (
          422: Reply("This `Idempotency-Key` came with a different body (`idempotency_key_reused`).", ErrorBody),
          503: DATABASE_UNAVAILABLE},
         API_KEY,
-        (Param("Idempotency-Key", "Makes a retry safe: the same key and body answer the same notification.",
-               schema={"type": "string", "minLength": 1, "maxLength": 255}), REQUEST_ID),
+        (Param("Idempotency-Key", "Makes a retry safe: the same key and body answer the same notification. "
+               "1-255 visible ASCII characters, spaces only between them; else `400 invalid_header`.",
+               schema={"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
+               example="order-ORD-1234-ready"), REQUEST_ID),
         tag=NOTIFICATIONS, operation_id="createNotification",
         examples={
             "order_ready": {"phone": "+380501234567", "order_id": "ORD-1234", "event": "order_ready",

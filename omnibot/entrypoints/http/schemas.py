@@ -3,12 +3,68 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictInt, StrictStr, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    HttpUrl,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from omnibot.domain.model import AttemptOutcome, Channel, NotificationStatus
+
+
+class Documented:
+    """JSON Schema keywords for the OpenAPI document that pydantic does not check.
+
+    The code enforces them later and answers with codes of its own (a phone is checked by parsing
+    it: ``invalid_phone``); a pydantic constraint would refuse first, with another code.
+    """
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.update(self.keywords)
+        return schema
+
+
+# PostgreSQL's text columns refuse NUL, so a body with one in any string or key is refused
+# (`400 invalid_character`, `api.parse_body`), as is a lone surrogate, which JSON Schema cannot say.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[StrictStr, Documented(pattern=NO_NUL)]
+# What TriggerRequest ignores beyond its fields, for the document: any JSON without NUL.
+JsonWithoutNul = TypeAliasType(
+    "JsonWithoutNul", Text | float | bool | list["JsonWithoutNul"]
+    | Annotated[dict[str, "JsonWithoutNul"], Documented(propertyNames={"pattern": NO_NUL})] | None)
+_IGNORED_EXTRA = TypeAdapter(JsonWithoutNul)
+
+# The characters people write a phone with, and at least one digit. A pattern cannot say which
+# numbers exist, so the description says the rest; `api.parse_phone` decides.
+PHONE_PATTERN = r"^\+?[ ().-]*[0-9][0-9 ().-]*$"
+PHONE_RULE = ("A phone number, any usual spelling (`+380501234567`, `050 123-45-67`): it must parse as a valid "
+              "number of `DEFAULT_PHONE_REGION`, or as an international one, else `400 invalid_phone`.")
+Phone = Annotated[StrictStr, Field(min_length=1, max_length=32), Documented(pattern=PHONE_PATTERN)]
+
+# `api.parse_callback_url` decides, with domain.callback_targets; the worker checks again on each POST.
+CALLBACK_URL_RULE = ("Where status callbacks go: an https or http URL of a public address, without a user name "
+                     "or password; a loopback, private, link-local or other non-public address is "
+                     "`400 invalid_callback_url` (`CALLBACK_ALLOW_PRIVATE` opens loopback and private ones).")
+
+# 1-255 visible ASCII characters, spaces only between them: HTTP servers strip a header value's
+# outer spaces, so a key that began or ended with one would not arrive as the shop sent it. ASCII
+# only, because WSGI hands headers over as Latin-1: a UTF-8 key would arrive as other characters.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?$"
 
 
 class TriggerRequest(BaseModel):
@@ -16,23 +72,38 @@ class TriggerRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    phone: StrictStr = Field(min_length=1, max_length=32)
-    order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
-    items: list[StrictStr] = Field(default_factory=list, max_length=200)
+    phone: Phone = Field(description=PHONE_RULE)
+    order_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    items: list[Text] = Field(default_factory=list, max_length=200)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # Ignored, not refused: extra keys are documented as allowed, but not with a NUL anywhere.
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["propertyNames"] = {"pattern": NO_NUL}
+        schema["additionalProperties"] = handler(_IGNORED_EXTRA.core_schema)
+        return schema
 
 
 class NotificationCreate(BaseModel):
-    """``POST /v1/notifications``: ``phone`` and/or ``order_id`` name the customer."""
+    """``POST /v1/notifications``: ``phone`` and/or ``order_id`` name the customer; event ``text`` needs ``text``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        # `_recipient_and_content` for the document; `channels` not repeating is its `uniqueItems`.
+        {"anyOf": [{"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+                   {"required": ["order_id"], "properties": {"order_id": {"type": "string"}}}]},
+        {"if": {"required": ["event"], "properties": {"event": {"const": "text"}}},
+         "then": {"required": ["text"], "properties": {"text": {"type": "string"}}}},
+    ]})
 
-    phone: StrictStr | None = Field(default=None, min_length=1, max_length=32)
-    order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    phone: Phone | None = Field(default=None, description=PHONE_RULE)
+    order_id: Text | None = Field(default=None, min_length=1, max_length=128)
     event: Literal["order_ready", "text"] | None = None
-    items: list[StrictStr] = Field(default_factory=list, max_length=200)
-    text: StrictStr | None = Field(default=None, min_length=1, max_length=4096)
-    channels: list[Literal["telegram", "viber"]] | None = Field(default=None, min_length=1, max_length=2)
-    callback_url: HttpUrl | None = None
+    items: list[Text] = Field(default_factory=list, max_length=200)
+    text: Text | None = Field(default=None, min_length=1, max_length=4096)
+    channels: Annotated[list[Literal["telegram", "viber"]], Field(min_length=1, max_length=2),
+                        Documented(uniqueItems=True)] | None = None
+    callback_url: HttpUrl | None = Field(default=None, description=CALLBACK_URL_RULE)
 
     @model_validator(mode="after")
     def _recipient_and_content(self) -> NotificationCreate:
@@ -75,8 +146,8 @@ class LinkCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    phone: StrictStr = Field(min_length=1, max_length=32)
-    order_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    phone: Phone = Field(description=PHONE_RULE)
+    order_id: Text | None = Field(default=None, min_length=1, max_length=128)
     ttl_seconds: StrictInt | None = Field(default=None, ge=60, le=90 * 24 * 3600)
 
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
-from omnibot.adapters.viber import signature_is_valid
+from omnibot.adapters.viber import SHARE_PHONE_TRACKING, signature_is_valid
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import DeliveryFailure
 from omnibot.domain.model import Channel, ChannelState, NotificationStatus
-from omnibot.entrypoints.http import webhook_kinds
+from omnibot.entrypoints.http import json_text, webhook_kinds
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
-from omnibot.entrypoints.http.nul_bytes import without_nul
 from omnibot.ports import MessengerGateway, OutgoingMessage
 from omnibot.services.delivery import DELIVERY_FAILED
 from omnibot.services.linking import MessengerUser
@@ -29,15 +27,16 @@ _RECEIPTS = {"delivered": NotificationStatus.DELIVERED, "seen": NotificationStat
 def blueprint(services: Services) -> Blueprint:
     hooks = Blueprint("webhooks", __name__)
     linking = services.linking
-    secret = services.settings.secret("telegram_webhook_secret")
+    secret = services.settings.telegram_webhook_key()
     viber_token = services.settings.secret("viber_auth_token")
 
     @hooks.post("/webhook/telegram")
     def telegram() -> Response:
-        if services.telegram is None:
+        if services.telegram is None or secret is None:
             raise ApiError(404, "channel_disabled", "Telegram is not configured on this omnibot")
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret and not hmac.compare_digest(given.encode(), secret.encode()):
+        # Always checked: without it anyone could post a "contact" and take over a customer's chat.
+        if not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("webhook.rejected channel=telegram reason=secret_token")
             services.telemetry.webhook_update(Channel.TELEGRAM, webhook_kinds.REJECTED)
             raise ApiError(401, "unauthorized", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
@@ -139,19 +138,21 @@ def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, Out
         user = _viber_user(callback.sender)
         contact = callback.message.contact
         if callback.message.type == "contact" and contact and contact.phone_number:
-            # Viber's share-phone button only ever shares the sender's own number.
-            return user.address, linking.share_contact(user, contact.phone_number, is_own=True)
+            # Viber's share-phone button shares the sender's own number; any other contact card
+            # (one picked from the address book) may be anyone's.
+            answers_keyboard = callback.message.tracking_data == SHARE_PHONE_TRACKING
+            return user.address, linking.share_contact(user, contact.phone_number, is_own=answers_keyboard)
         return user.address, linking.text(user)
     return None
 
 
 def _parse(model: type[Any]) -> Any:
     try:
-        data = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+        data = json_text.load(request.get_data(cache=True))
+    except json_text.JsonRejected as rejected:
+        raise ApiError(400, "malformed_json", rejected.message) from None
     try:
-        return model.model_validate(without_nul(data))
+        return model.model_validate(json_text.storable(data))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
 
