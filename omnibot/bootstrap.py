@@ -167,7 +167,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     links = LinkIssuer(tokens, clock, settings.link_key(), settings.telegram_bot_username, settings.viber_bot_uri,
                        default_ttl=timedelta(hours=settings.link_ttl_hours))
     telemetry = PrometheusTelemetry()
-    delivery = DeliveryEngine(contacts, tokens, messages, notifications, queue, gateways, limiter,
+    delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
                               rate_limits(settings), clock, policy, on_status=callbacks.status_changed,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
                               outage_errors=(SQLAlchemyError,))

@@ -170,11 +170,16 @@ class DeliveryQueue(Protocol):
         ...
 
     def reschedule(self, notification: Notification, owner: str) -> bool:
-        """Back to queued until ``notification.next_attempt_at``; False if the lease was lost."""
+        """Back to queued until ``notification.next_attempt_at``; False if the lease was lost.
+
+        Writes ``notification.unsaved_attempts`` in the same transaction (even when the lease was
+        lost: they happened) and empties the list.
+        """
         ...
 
     def complete(self, notification: Notification, owner: str) -> bool:
-        """Save the final outcome and end the lease; False if the lease was lost."""
+        """Save the final outcome and end the lease; False if the lease was lost. Writes the
+        unsaved attempts in the same transaction, as ``reschedule`` does."""
         ...
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:

@@ -310,6 +310,9 @@ class InMemoryDeliveryQueue:
         return self._end_lease(notification, owner)
 
     def _end_lease(self, notification: Notification, owner: str) -> bool:
+        for attempt in notification.unsaved_attempts:
+            self._notifications.add_attempt(notification.id, attempt)
+        notification.unsaved_attempts.clear()
         lease = self._leases.get(notification.id)
         if lease is None or lease[0] != owner:
             return False

@@ -166,6 +166,14 @@ class Notification:
     request_id: str | None = None  # the HTTP request that created it, for following it in logs
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Attempts of the delivery pass in progress, also in ``attempts``: the queue writes them with
+    # the pass's outcome, in one transaction, and empties this list.
+    unsaved_attempts: list[DeliveryAttempt] = field(default_factory=list, repr=False, compare=False)
 
     def failures(self, channel: Channel, outcome: AttemptOutcome) -> int:
         return sum(1 for a in self.attempts if a.channel is channel and a.outcome is outcome)
+
+    def confirmed_send(self) -> DeliveryAttempt | None:
+        """The attempt a messenger accepted, if one was written: the notification is sent, whatever
+        became of the pass that sent it (a worker killed before it closed the lease)."""
+        return next((a for a in self.attempts if a.outcome is AttemptOutcome.SENT), None)

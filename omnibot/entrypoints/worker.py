@@ -95,7 +95,9 @@ class Worker:
         # Its log lines carry the id of the request that created it.
         with context.request_id(notification.request_id):
             try:
-                self._engine.deliver(notification, self.owner)
+                # A send the messenger accepted is written once the database is back, unless the
+                # worker is told to stop first.
+                self._engine.deliver(notification, self.owner, keep_trying=lambda: not self.stopping.is_set())
             except Exception:
                 # The lease runs out and another pass (here or elsewhere) takes it again.
                 log.exception("worker.delivery_crashed id=%s", notification.id)

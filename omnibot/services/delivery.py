@@ -8,6 +8,7 @@ next attempt time. Every send and every skip is recorded as an attempt.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,6 @@ from omnibot.ports import (
     LinkTokenRepository,
     MessengerGateway,
     NoTelemetry,
-    NotificationRepository,
     OutgoingMessage,
     RateLimiter,
     SendReceipt,
@@ -67,6 +67,10 @@ class DeliveryPolicy:
     # Passes that may crash (raise an error no messenger failure explains) before the notification
     # fails for good: a poison message must not hold a lease and come back forever.
     max_crashes: int = 3
+    # After a messenger accepted a message, how long the synchronous trigger keeps trying to write
+    # that (the database away); a worker keeps trying until it is stopped. Giving up leaves the
+    # lease to run out, and the message may go out again.
+    outcome_write_patience_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,6 @@ class DeliveryEngine:
         contacts: ContactRepository,
         tokens: LinkTokenRepository,
         messages: Messages,
-        notifications: NotificationRepository,
         queue: DeliveryQueue,
         gateways: Mapping[Channel, MessengerGateway],
         limiter: RateLimiter,
@@ -102,7 +105,6 @@ class DeliveryEngine:
         self._tokens = tokens
         self._messages = messages
         self._trust_order_links = trust_order_links
-        self._notifications = notifications
         self._queue = queue
         self._gateways = dict(gateways)
         self._limiter = limiter
@@ -117,14 +119,22 @@ class DeliveryEngine:
         # Errors of the store that mean "try again later", not "this notification is broken": they
         # pass through, and the lease running out brings the notification back.
         self._outage_errors = outage_errors
+        self._this_pass = threading.local()
 
-    def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False) -> Notification:
+    def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False,
+                keep_trying: Callable[[], bool] | None = None) -> Notification:
         """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
         (the synchronous trigger, which answers now); workers wait ``fallback_after`` failures.
+
+        The pass's attempts and outcome are written together at its end. When a messenger has
+        accepted the message, that write is retried while the database is away, for as long as
+        ``keep_trying`` says (default: ``outcome_write_patience_seconds``): an outcome the messenger
+        confirmed is not thrown away, so it is not sent again.
 
         A pass that crashes is recorded as a ``crashed`` attempt and comes back later, until
         ``max_crashes``; then the notification fails with ``Failed: Delivery crashed``.
         """
+        self._this_pass.keep_trying = keep_trying  # the engine serves many threads: per thread
         try:
             return self._pass(notification, owner, fall_back_at_once)
         except self._outage_errors:
@@ -134,6 +144,11 @@ class DeliveryEngine:
             return self._crashed(notification, owner, error)
 
     def _pass(self, notification: Notification, owner: str, fall_back_at_once: bool) -> Notification:
+        if (sent := notification.confirmed_send()) is not None:
+            # Claimed again after a pass that sent it and died before closing the lease: finish, never resend.
+            log.warning("notification.already_sent id=%s channel=%s", notification.id, sent.channel)
+            notification.channel = sent.channel
+            return self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[sent.channel])
         contact = self._recipient(notification)
         if contact is None:
             log.warning("notification.recipient_unknown id=%s", notification.id)
@@ -250,7 +265,7 @@ class DeliveryEngine:
     def _again(self, notification: Notification, owner: str, delay: float) -> Notification:
         notification.next_attempt_at = self._clock.now() + timedelta(seconds=delay)
         notification.result = QUEUED_FOR_RETRY
-        if not self._queue.reschedule(notification, owner):
+        if not self._write_outcome(self._queue.reschedule, notification, owner):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
         return notification
 
@@ -260,13 +275,38 @@ class DeliveryEngine:
         notification.result = result
         if status is NotificationStatus.FAILED:
             log.warning("notification.failed id=%s result=%s", notification.id, result)
-        if not self._queue.complete(notification, owner):
+        if not self._write_outcome(self._queue.complete, notification, owner):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
             return notification
         self._telemetry.finished(notification)
         if self._on_status is not None:
             self._on_status(notification)
         return notification
+
+    def _write_outcome(self, write: Callable[[Notification, str], bool], notification: Notification,
+                       owner: str) -> bool:
+        """``write(notification, owner)``, tried again while the database is away if this pass holds
+        a send the messenger accepted; other outcomes are simply redone by the next pass."""
+        confirmed = any(a.outcome is AttemptOutcome.SENT for a in notification.unsaved_attempts)
+        keep_trying = self._this_pass.keep_trying or self._patience(self._policy.outcome_write_patience_seconds)
+        pause = 0.1
+        while True:
+            try:
+                return write(notification, owner)
+            except self._outage_errors as error:
+                if not confirmed or not keep_trying():
+                    if confirmed:
+                        log.error("notification.sent_unrecorded id=%s error=%s", notification.id,
+                                  type(error).__name__)
+                    raise
+                log.warning("notification.outcome_write_retry id=%s error=%s", notification.id,
+                            type(error).__name__)
+                self._sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _patience(self, seconds: float) -> Callable[[], bool]:
+        deadline = self._timer() + seconds
+        return lambda: self._timer() < deadline
 
     def _send(self, step: routing.Step, message: OutgoingMessage) -> SendReceipt:
         """One call to the messenger, timed for the operators' latency metric."""
@@ -284,7 +324,7 @@ class DeliveryEngine:
         attempt = DeliveryAttempt(channel, outcome, error=error, provider_message_id=provider_id,
                                   created_at=self._clock.now())
         notification.attempts.append(attempt)
-        self._notifications.add_attempt(notification.id, attempt)
+        notification.unsaved_attempts.append(attempt)
         self._telemetry.attempt(channel, outcome)
 
     def render(self, notification: Notification, contact: Contact) -> OutgoingMessage:

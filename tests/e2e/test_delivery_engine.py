@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -86,6 +87,61 @@ def test_kill_9_loses_nothing_and_duplicates_only_what_was_in_flight(stack: Engi
     assert set(received) == {order for _, order in orders}  # nothing lost
     duplicates = sum(received.values()) - len(orders)
     assert 0 <= duplicates <= 32  # at most what one worker had in flight at the kill
+
+
+def _block_database(stack: EngineStack, postgres_server: PostgresServer, blocked: bool) -> None:
+    """Refuse (or allow again) every connection to the stack's database, dropping the open ones."""
+    name = stack.database.url.database
+    with postgres_server._admin.connect() as connection:  # noqa: SLF001 - the test server's admin connection
+        connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if blocked else "true"}')
+        if blocked:
+            connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                       "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+
+
+def test_a_database_outage_between_send_and_record_sends_nothing_twice(
+        stack: EngineStack, postgres_server: PostgresServer) -> None:
+    customers = stack.linked_customers(5)
+    stack.faults(latency={"fixed_ms": 1500})  # the sends are on the wire when the database goes
+    stack.start_worker(LEASE_SECONDS="12")
+    stack.submit_many([(customers[0][1], "K-probe")])
+    stack.wait_for(lambda: stack.statuses().get("sent") == 1, 60, "the worker to start")
+    orders = [(phone, f"K-{uuid.uuid4().hex[:6]}") for _, phone in customers]
+    ids = stack.submit_many(orders)
+    stack.wait_for(lambda: stack.statuses().get("sending") == len(ids), 10, "the sends to start")
+    try:
+        _block_database(stack, postgres_server, blocked=True)
+        time.sleep(4)  # the messenger accepts every send while nothing can be written
+    finally:
+        _block_database(stack, postgres_server, blocked=False)
+    stack.wait_for(lambda: stack.statuses().get("sent") == len(ids) + 1, 60, "the outcomes written")
+    time.sleep(1)  # past the moment a lost outcome would have been sent again (a lease of 12 s is not over yet)
+    received = orders_received(stack, customers)
+    assert {order: received[order] for _, order in orders} == {order: 1 for _, order in orders}
+    with stack.database.connect() as connection:
+        sent_attempts = connection.execute(sa.text(
+            "SELECT count(*) FROM delivery_attempts WHERE outcome = 'sent' AND notification_id = ANY(:ids)"),
+            {"ids": ids}).scalar()
+    assert sent_attempts == len(ids)
+
+
+def test_a_committed_send_is_finished_not_sent_again(stack: EngineStack) -> None:
+    [(customer, phone)] = stack.linked_customers(1)
+    [notification_id] = stack.submit_many([(phone, "K-sent-once")])
+    # What a worker killed after recording its send, before closing the lease, leaves behind.
+    with stack.database.begin() as connection:
+        connection.execute(sa.text(
+            "UPDATE notifications SET status = 'sending', lease_owner = 'killed-worker', "
+            "lease_until = now() - interval '1 second' WHERE id = :id"), {"id": notification_id})
+        connection.execute(sa.text(
+            "INSERT INTO delivery_attempts (notification_id, channel, outcome, provider_message_id, created_at) "
+            "VALUES (:id, 'telegram', 'sent', '777', now())"), {"id": notification_id})
+    stack.start_worker()
+    stack.wait_for(lambda: stack.statuses().get("sent") == 1, 30, "the notification finished")
+    view = stack.api.get(f"/v1/notifications/{notification_id}", headers={"X-Internal-API-Key": API_KEY}).json()
+    assert (view["status"], view["channel"]) == ("sent", "telegram")
+    assert [a["outcome"] for a in view["attempts"]] == ["sent"]
+    assert orders_received(stack, [(customer, phone)])["K-sent-once"] == 0
 
 
 def test_provider_outage_backs_off_then_everything_arrives(stack: EngineStack) -> None:

@@ -76,7 +76,7 @@ def make_world(trust_order_links: bool = False) -> World:
                             fallback_after=2)
     tokens = InMemoryLinkTokenRepository()
     messages = Messages(load_templates(), default_language="en")
-    engine = DeliveryEngine(contacts, tokens, messages, notifications, queue,
+    engine = DeliveryEngine(contacts, tokens, messages, queue,
                             {Channel.TELEGRAM: telegram, Channel.VIBER: viber}, limiter,
                             RateLimits(limits_for_tests, lambda channel: f"{channel}"), clock, policy, sleep=sleep,
                             trust_order_links=trust_order_links)

@@ -7,9 +7,20 @@ from datetime import timedelta
 import pytest
 
 from omnibot.domain.errors import IdempotencyConflict, PermanentFailure, RateLimiterUnavailable, TransientFailure
-from omnibot.domain.model import AttemptOutcome, Channel, ChannelState, Contact, NotificationStatus
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Channel,
+    ChannelState,
+    Contact,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+)
+from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
+from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import NotificationRequest
-from tests.unit.conftest import PHONE, World
+from tests.fakes import InMemoryDeliveryQueue
+from tests.unit.conftest import PHONE, World, limits_for_tests
 
 OWNER = "worker:test"
 
@@ -218,3 +229,84 @@ def test_a_notification_waiting_past_its_max_age_on_an_absent_limiter_fails(worl
     assert one_pass(world) == ["Failed: Delivery failed"]
     stored = world.notifications.get(notification_id)
     assert stored is not None and stored.status is NotificationStatus.FAILED and world.telegram.sent == []
+
+
+class DatabaseAway(Exception):
+    """Stands for the store's errors that mean "not now" (SQLAlchemy's, in production)."""
+
+
+class QueueAwayFor(InMemoryDeliveryQueue):
+    """The world's queue, whose writes at the end of a pass fail ``times`` times first."""
+
+    def __init__(self, queue: InMemoryDeliveryQueue, times: int) -> None:
+        self.__dict__.update(queue.__dict__)
+        self.failures_left = times
+
+    def complete(self, notification: Notification, owner: str) -> bool:
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            raise DatabaseAway()
+        return super().complete(notification, owner)
+
+
+def engine_on(world: World, queue: InMemoryDeliveryQueue, keep_trying_seconds: float = 20.0) -> DeliveryEngine:
+    return DeliveryEngine(
+        world.contacts, world.tokens, Messages(load_templates(), default_language="en"), queue,
+        {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
+        RateLimits(limits_for_tests, lambda channel: f"{channel}"), world.clock,
+        DeliveryPolicy(outcome_write_patience_seconds=keep_trying_seconds), sleep=world.clock.advance,
+        outage_errors=(DatabaseAway,), timer=lambda: world.clock.now().timestamp())
+
+
+def test_a_send_the_messenger_accepted_is_written_once_the_database_is_back(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    notification_id = submit(world)
+    queue = QueueAwayFor(world.queue, times=5)
+    [claimed] = queue.claim(OWNER, 10, 60)
+    assert engine_on(world, queue).deliver(claimed, OWNER).result == "Sent via Telegram"
+    assert len(world.telegram.sent) == 1 and queue.failures_left == 0
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.SENT
+    assert [a.outcome for a in stored.attempts] == [AttemptOutcome.SENT]  # written once, with the outcome
+
+
+def test_a_send_whose_outcome_cannot_be_written_in_time_is_said_aloud_and_finished_by_the_next_pass(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    notification_id = submit(world)
+    queue = QueueAwayFor(world.queue, times=1000)
+    [claimed] = queue.claim(OWNER, 10, 60)
+    with pytest.raises(DatabaseAway):
+        engine_on(world, queue, keep_trying_seconds=5).deliver(claimed, OWNER)
+    assert "notification.sent_unrecorded" in caplog.text
+    # Nothing was written: the lease runs out and the next pass sends again (the bounded duplicate).
+    world.clock.advance(120)
+    assert one_pass(world) == ["Sent via Telegram"]
+    assert len(world.telegram.sent) == 2
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.SENT
+
+
+def test_a_failure_that_cannot_be_written_is_not_waited_on(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    world.telegram.failure = PermanentFailure("telegram 400: Bad Request: chat not found")
+    submit(world)
+    queue = QueueAwayFor(world.queue, times=1)
+    [claimed] = queue.claim(OWNER, 10, 60)
+    with pytest.raises(DatabaseAway):  # nothing was sent: the next pass redoes it
+        engine_on(world, queue).deliver(claimed, OWNER)
+    assert queue.failures_left == 0
+
+
+def test_a_notification_whose_send_was_written_is_finished_without_sending_again(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    notification_id = submit(world)
+    [claimed] = world.queue.claim(OWNER, 10, 60)
+    # A worker that wrote its send and died before closing the lease.
+    world.notifications.add_attempt(notification_id, DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT,
+                                                                      provider_message_id="9"))
+    world.clock.advance(61)
+    assert one_pass(world) == ["Sent via Telegram"]
+    assert world.telegram.sent == []
+    stored = world.notifications.get(notification_id)
+    assert stored is not None and stored.status is NotificationStatus.SENT and stored.channel is Channel.TELEGRAM

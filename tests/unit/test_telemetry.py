@@ -29,8 +29,8 @@ def notifier(world: World, telemetry: PrometheusTelemetry) -> Notifier:
     """The world's notifier and engine, reporting to ``telemetry``; every provider call takes 0.25 s."""
     ticks = itertools.count(step=0.25)
     engine = DeliveryEngine(
-        world.contacts, world.tokens, Messages(load_templates(), default_language="en"), world.notifications,
-        world.queue, {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
+        world.contacts, world.tokens, Messages(load_templates(), default_language="en"), world.queue,
+        {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
         RateLimits(limits_for_tests, lambda channel: f"{channel}"), world.clock, DeliveryPolicy(fallback_after=1),
         telemetry=telemetry, timer=lambda: next(ticks))
     return Notifier(world.queue, engine, world.clock, owner=OWNER, telemetry=telemetry)
@@ -98,11 +98,12 @@ def test_database_gauges_are_read_at_scrape_time(telemetry: PrometheusTelemetry)
         return 7
 
     registry = scrape_registry(telemetry, [DatabaseCollector(
-        lambda: (3, now - timedelta(seconds=90)), viber_since, lambda: now)])
+        lambda: (3, now - timedelta(seconds=90)), viber_since, lambda: now, viber_monthly_budget=2500)])
     text = generate_latest(registry).decode()
     assert "omnibot_queue_depth 3.0" in text
     assert "omnibot_queue_oldest_age_seconds 90.0" in text
     assert "omnibot_viber_messages_this_month 7.0" in text
+    assert "omnibot_viber_monthly_budget 2500.0" in text
     assert "omnibot_database_up 1.0" in text
     assert asked == [datetime(2026, 11, 1, tzinfo=UTC)]
 
@@ -111,9 +112,11 @@ def test_a_scrape_answers_while_the_database_is_away(telemetry: PrometheusTeleme
     def down() -> tuple[int, datetime | None]:
         raise ConnectionError("database is away")
 
-    registry = scrape_registry(telemetry, [DatabaseCollector(down, lambda since: 0, lambda: datetime.now(UTC))])
+    registry = scrape_registry(telemetry, [DatabaseCollector(down, lambda since: 0, lambda: datetime.now(UTC),
+                                                             viber_monthly_budget=2500)])
     text = generate_latest(registry).decode()
     assert "omnibot_database_up 0.0" in text
+    assert "omnibot_viber_monthly_budget 2500.0" in text  # a setting: known with or without the database
     assert "omnibot_queue_depth" not in text
 
 

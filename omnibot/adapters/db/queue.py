@@ -105,13 +105,20 @@ class SqlDeliveryQueue:
         return self._end_lease(notification, owner)
 
     def _end_lease(self, notification: Notification, owner: str) -> bool:
-        notification.updated_at = self._now()
+        """One transaction per delivery pass: its attempts (one multi-row INSERT) and its outcome."""
+        notification.updated_at = now = self._now()
         with self._engine.begin() as connection:
+            if notification.unsaved_attempts:
+                connection.execute(delivery_attempts.insert(), [
+                    {"notification_id": notification.id, **rows.attempt_values(attempt),
+                     "created_at": attempt.created_at or now}
+                    for attempt in notification.unsaved_attempts])
             result = connection.execute(
                 notifications.update()
                 .where(notifications.c.id == notification.id, notifications.c.lease_owner == owner)
                 .values(**rows.notification_progress(notification), lease_owner=None, lease_until=None)
             )
+        notification.unsaved_attempts.clear()
         return result.rowcount == 1
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:
