@@ -120,3 +120,23 @@ def test_the_queue_page_shows_depth_and_pauses(servers: Servers, page: Any) -> N
     sign_in(page, servers, path="/admin/queue")
     expect(page.locator("[data-depth]")).to_have_text("0")
     expect(page.locator(".cards")).to_contain_text("None in force")
+
+
+def test_the_notifications_page_charts_the_last_48_hours(servers: Servers, page: Any) -> None:
+    _, phone = linked_customer(servers, "ORD-8010")
+    assert servers.stack.trigger(phone, "ORD-8010", ["Kettle"]).json()["status"] == "Sent via Telegram"
+    assert servers.stack.trigger(servers.new_phone(), "ORD-8011", ["Desk"]).json()["status"] == "Failed: User not found"
+    sign_in(page, servers)
+
+    outcomes = page.get_by_role("img", name="Sent and failed per hour")
+    expect(outcomes).to_be_visible()
+    expect(outcomes.locator("rect.bar.telegram").first).to_be_visible()
+    expect(outcomes.locator("rect.bar.failed").first).to_be_visible()
+    box = outcomes.bounding_box()
+    assert box is not None and box["width"] > 400 and box["height"] > 100  # drawn at size, not collapsed
+    times = page.get_by_role("img", name="Time to deliver per hour")
+    expect(times).to_be_visible()
+    expect(times.locator(".series.p50 circle").first).to_be_visible()
+    expect(page.locator(".charts .legend").first).to_contain_text("Telegram sent")
+    page.locator(".charts").scroll_into_view_if_needed()
+    screenshot(page, "dashboard-charts.png")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from omnibot.adapters.db.engine import make_engine
+from omnibot.adapters.db.repository import SqlNotificationRepository
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
 from omnibot.settings import ConfigurationError, Settings
 from tests.integration.apps import AppFactory, sqlite_apps
 
@@ -46,8 +51,8 @@ def sign_in(client: FlaskClient, password: str = PASSWORD) -> FlaskClient:
 
 
 def test_every_page_sends_a_stranger_to_the_sign_in(client: FlaskClient) -> None:
-    for path in ("/admin/", "/admin/notifications", "/admin/notifications/live", "/admin/contacts",
-                 "/admin/contacts/1", "/admin/queue", "/admin/notifications/some-id"):
+    for path in ("/admin/", "/admin/notifications", "/admin/notifications/live", "/admin/notifications/charts",
+                 "/admin/contacts", "/admin/contacts/1", "/admin/queue", "/admin/notifications/some-id"):
         answer = client.get(path)
         assert answer.status_code == 302 and "/admin/login?next=" in answer.headers["Location"], path
     assert client.get("/admin/queue/live", headers={"X-Requested-With": "fetch"}).status_code == 401
@@ -220,3 +225,64 @@ def test_a_failed_notification_is_resent_once_until_that_resend_fails(client: Fl
         database.execute("UPDATE notifications SET status = 'failed' WHERE id = ?", (resend_id,))
     client.post(f"{page}/resend", data={"csrf_token": token})
     assert len(resends()) == 2  # that resend failed too: one more is allowed
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def charts_on(html: str) -> dict[str, ElementTree.Element]:
+    """Each chart's SVG, parsed (so well-formed), by the key it carries on the page."""
+    return {key: ElementTree.fromstring(svg) for key, svg in
+            re.findall(r'<figure class="card chart" data-chart="([\w-]+)">.*?(<svg .*?</svg>)', html, re.S)}
+
+
+def test_the_notifications_page_charts_the_last_48_hours_as_svg(client: FlaskClient, tmp_path: Path) -> None:
+    sign_in(client)
+    empty = client.get("/admin/notifications").get_data(as_text=True)
+    assert "<svg" not in empty and empty.count("Nothing in the last 48 hours yet") == 2
+
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    busy, failing = this_hour - timedelta(hours=2), this_hour - timedelta(hours=5)
+    engine = make_engine(f"sqlite:///{tmp_path / 'admin.sqlite3'}")
+    repository = SqlNotificationRepository(engine)
+    for n, (channel, took) in enumerate([(Channel.TELEGRAM, 1), (Channel.TELEGRAM, 3), (Channel.VIBER, 2)]):
+        accepted = busy + timedelta(minutes=10 + n)
+        repository.add(Notification(
+            id=f"00000000-0000-0000-0000-{n:012d}", phone="+380501234567", order_id=None, items=["Lamp"],
+            status=NotificationStatus.SENT, channel=channel, created_at=accepted, updated_at=accepted,
+            attempts=[DeliveryAttempt(channel, AttemptOutcome.SENT, created_at=accepted + timedelta(seconds=took))]))
+    repository.add(Notification(id="00000000-0000-0000-0000-000000000009", phone="+380501234567", order_id=None,
+                                items=["Lamp"], status=NotificationStatus.FAILED, created_at=failing,
+                                updated_at=failing))
+    engine.dispose()
+
+    page = client.get("/admin/notifications").get_data(as_text=True)
+    charts = charts_on(page)
+    assert set(charts) == {"outcomes", "time-to-deliver"} and 'role="img"' in page
+    outcomes = charts["outcomes"]
+    assert outcomes.findtext(f"{SVG}title") == "Sent and failed per hour"
+    assert "2 messages sent on Telegram, 1 on Viber, 1 notifications failed" in outcomes.findtext(f"{SVG}desc", "")
+    bars = {bar.get("class"): bar for bar in outcomes.iter(f"{SVG}rect")}
+    assert sorted(bars) == ["bar failed", "bar telegram", "bar viber"]  # one bar per series with data, none for zeros
+    telegram, viber = bars["bar telegram"], bars["bar viber"]
+    assert float(telegram.get("height", 0)) == pytest.approx(2 * float(viber.get("height", 0)), abs=0.2)
+    assert telegram.get("x") == viber.get("x")  # stacked in one hour's column
+    assert float(viber.get("y", 0)) + float(viber.get("height", 0)) == pytest.approx(float(telegram.get("y", 0)),
+                                                                                      abs=0.2)
+    assert telegram.findtext(f"{SVG}title", "").endswith(f"{busy:%H}:00–{busy + timedelta(hours=1):%H}:00: "
+                                                           "2 telegram sent")
+    assert [t.text for t in outcomes.iter(f"{SVG}text")][:4] == ["0", "1", "2", "3"]  # y axis, whole counts
+    assert sum(1 for t in outcomes.iter(f"{SVG}text") if (t.text or "").endswith(":00")) == 8  # every 6 hours
+
+    times = charts["time-to-deliver"]
+    points = {group.get("class"): [c.findtext(f"{SVG}title", "") for c in group.iter(f"{SVG}circle")]
+              for group in times.iter(f"{SVG}g") if "series" in (group.get("class") or "")}
+    assert points == {"series p50": [f"{busy.day} {busy:%b} {busy:%H}:00–{busy + timedelta(hours=1):%H}:00: "
+                                     "p50 (median) 2.0 s of 3 deliveries"],
+                      "series p95": [f"{busy.day} {busy:%b} {busy:%H}:00–{busy + timedelta(hours=1):%H}:00: "
+                                     "p95 3.0 s of 3 deliveries"]}
+    assert not list(times.iter(f"{SVG}polyline"))  # one hour with deliveries: points, no line to join
+    assert "3 deliveries" in times.findtext(f"{SVG}desc", "")
+
+    live = client.get("/admin/notifications/charts", headers={"X-Requested-With": "fetch"})
+    assert live.status_code == 200 and set(charts_on(live.get_data(as_text=True))) == set(charts)

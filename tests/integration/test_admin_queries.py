@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.db.admin_queries import AdminQueries, NotificationFilter
@@ -92,3 +93,58 @@ def test_contacts_by_digits_with_their_channels(engine: Engine) -> None:
         ("+380501111111", "Olena", ChannelState.BLOCKED, None)]
     assert len(queries.contacts().items) == 3
     assert queries.contact(found[0].id) == found[0] and queries.contact(999) is None
+
+
+def delivered(engine: Engine, n: int, accepted: datetime, channel: Channel, took_seconds: float,
+              *, attempts_before: int = 0) -> None:
+    """A notification accepted at ``accepted`` that ``channel`` took ``took_seconds`` later, after failed tries."""
+    sent_at = accepted + timedelta(seconds=took_seconds)
+    tries = [DeliveryAttempt(channel, AttemptOutcome.TRANSIENT_FAILURE, created_at=accepted)] * attempts_before
+    SqlNotificationRepository(engine).add(Notification(
+        id=f"00000000-0000-0000-0001-{n:012d}", phone="+380501111111", order_id=f"ORD-{n}", items=["x"],
+        status=NotificationStatus.SENT, channel=channel, created_at=accepted, updated_at=sent_at,
+        attempts=[*tries, DeliveryAttempt(channel, AttemptOutcome.SENT, created_at=sent_at)]))
+
+
+def failed(engine: Engine, n: int, accepted: datetime) -> None:
+    SqlNotificationRepository(engine).add(Notification(
+        id=f"00000000-0000-0000-0002-{n:012d}", phone="+380502222222", order_id=f"ORD-{n}", items=["x"],
+        status=NotificationStatus.FAILED, created_at=accepted, updated_at=accepted + timedelta(hours=2),
+        attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.PERMANENT_FAILURE, created_at=accepted)]))
+
+
+def test_outcomes_per_hour_count_sent_by_channel_and_failed_with_empty_hours_as_zero(engine: Engine) -> None:
+    first = datetime(2026, 4, 1, 22, 0, tzinfo=UTC)
+    delivered(engine, 1, first - timedelta(seconds=1), Channel.TELEGRAM, 1.5)  # sent at 22:00:00.5: the first hour
+    delivered(engine, 2, first + timedelta(minutes=59, seconds=59), Channel.TELEGRAM, 2)  # sent at 23:00:01
+    delivered(engine, 3, first + timedelta(hours=1, minutes=30), Channel.VIBER, 5, attempts_before=2)
+    delivered(engine, 4, first + timedelta(hours=1, minutes=40), Channel.TELEGRAM, 1)
+    failed(engine, 5, first + timedelta(hours=1, minutes=5))  # by the hour it was accepted, not when it failed
+    failed(engine, 6, first + timedelta(hours=3, minutes=59))
+    delivered(engine, 7, first - timedelta(hours=1), Channel.VIBER, 1)  # before the window
+    delivered(engine, 8, first + timedelta(hours=4), Channel.VIBER, 1)  # after it
+    failed(engine, 9, first + timedelta(hours=4))
+
+    hours = AdminQueries(engine).outcomes_per_hour(first, 4)
+
+    assert [h.hour for h in hours] == [first + timedelta(hours=n) for n in range(4)]
+    assert [(h.sent[Channel.TELEGRAM], h.sent[Channel.VIBER], h.failed) for h in hours] == [
+        (1, 0, 0), (2, 1, 1), (0, 0, 0), (0, 0, 1)]
+
+
+def test_time_to_deliver_per_hour_is_nearest_rank_p50_and_p95_of_the_hours_deliveries(engine: Engine) -> None:
+    first = datetime(2026, 4, 1, 22, 0, tzinfo=UTC)
+    for n, seconds in enumerate([3, 1, 20, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19], start=1):
+        delivered(engine, n, first + timedelta(minutes=n), Channel.TELEGRAM, seconds)  # 20 sent between 22:01 and 22:20
+    delivered(engine, 30, first + timedelta(hours=2, minutes=10), Channel.VIBER, 90.25, attempts_before=1)
+    failed(engine, 31, first + timedelta(hours=1))  # never delivered: no time to deliver
+
+    hours = AdminQueries(engine).time_to_deliver_per_hour(first, 3)
+
+    assert [h.hour for h in hours] == [first + timedelta(hours=n) for n in range(3)]
+    busy, quiet, single = hours
+    assert busy.deliveries == 20 and busy.p50 == pytest.approx(10, abs=0.01)  # rank 10 of 20
+    assert busy.p95 == pytest.approx(19, abs=0.01)  # rank 19 of 20: the slowest (20 s) is above p95
+    assert (quiet.deliveries, quiet.p50, quiet.p95) == (0, None, None)
+    assert single.deliveries == 1
+    assert single.p50 == pytest.approx(90.25, abs=0.01) and single.p95 == pytest.approx(90.25, abs=0.01)

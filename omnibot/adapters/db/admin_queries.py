@@ -1,14 +1,15 @@
 """Read models of the operators' dashboard: filtered, paginated lists and counts, in SQLAlchemy Core.
 
 Reads only, each in one short connection. Lists ask for one row more than a page to know whether
-another page follows, instead of counting the whole table.
+another page follows, instead of counting the whole table. The hourly series group by the UTC hour
+written as text (``2026-04-01 13``), which both databases can make from a timestamp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -63,6 +64,28 @@ class ContactRow:
 
 
 @dataclass(frozen=True)
+class HourOutcomes:
+    """One hour's messages each messenger accepted (by time sent) and notifications failed (by time accepted)."""
+
+    hour: datetime  # its start, UTC
+    sent: dict[Channel, int]
+    failed: int
+
+
+@dataclass(frozen=True)
+class HourDeliveryTimes:
+    """How long one hour's deliveries took, from accepting the notification to a messenger accepting it.
+
+    Nearest-rank percentiles in seconds; ``None`` in an hour with no delivery.
+    """
+
+    hour: datetime  # its start, UTC, for deliveries made within it
+    deliveries: int
+    p50: float | None
+    p95: float | None
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     number: int
@@ -77,6 +100,7 @@ class Page(Generic[T]):
 class AdminQueries:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
 
     def notifications(self, where: NotificationFilter, page: int = 1, size: int = 50) -> Page[NotificationRow]:
         """Newest first."""
@@ -112,6 +136,58 @@ class AdminQueries:
         with self._engine.connect() as connection:
             found = {NotificationStatus(status): int(count) for status, count in connection.execute(query)}
         return {status: found.get(status, 0) for status in NotificationStatus}
+
+    def outcomes_per_hour(self, first_hour: datetime, hours: int) -> list[HourOutcomes]:
+        """Every hour from ``first_hour`` on, an hour with nothing in it included as zeros."""
+        window = _hours(first_hour, hours)
+        attempts, failed = delivery_attempts.c, notifications.c
+        sent = (sa.select(self._utc_hour(attempts.created_at).label("hour"), attempts.channel.label("series"))
+                .where(attempts.outcome == AttemptOutcome.SENT.value, *_within(attempts.created_at, window)))
+        failures = (sa.select(self._utc_hour(failed.created_at).label("hour"), sa.literal("failed").label("series"))
+                    .where(failed.status == NotificationStatus.FAILED.value, *_within(failed.created_at, window)))
+        rows = sa.union_all(sent, failures).subquery()
+        query = sa.select(rows.c.hour, rows.c.series, sa.func.count()).group_by(rows.c.hour, rows.c.series)
+        with self._engine.connect() as connection:
+            counts = {(hour, series): int(count) for hour, series, count in connection.execute(query)}
+        return [HourOutcomes(hour, {channel: counts.get((key, channel.value), 0) for channel in Channel},
+                             counts.get((key, "failed"), 0)) for hour, key in window]
+
+    def time_to_deliver_per_hour(self, first_hour: datetime, hours: int) -> list[HourDeliveryTimes]:
+        """Every hour from ``first_hour`` on; p50 and p95 of the messages a messenger accepted in it."""
+        window = _hours(first_hour, hours)
+        attempts = delivery_attempts.c
+        took = (sa.select(self._utc_hour(attempts.created_at).label("hour"),
+                          self._seconds_between(notifications.c.created_at, attempts.created_at).label("seconds"))
+                .join_from(delivery_attempts, notifications, notifications.c.id == attempts.notification_id)
+                .where(attempts.outcome == AttemptOutcome.SENT.value, *_within(attempts.created_at, window))
+                .subquery())
+        ranked = sa.select(
+            took.c.hour, took.c.seconds,
+            sa.func.row_number().over(partition_by=took.c.hour, order_by=took.c.seconds).label("rank"),
+            sa.func.count().over(partition_by=took.c.hour).label("deliveries")).subquery()
+
+        def percentile(percent: int) -> sa.ColumnElement[Any]:
+            # Nearest rank: the smallest value whose rank reaches percent% of the hour's count (integers, no rounding).
+            return sa.func.min(sa.case((ranked.c.rank * 100 >= percent * ranked.c.deliveries, ranked.c.seconds)))
+
+        query = (sa.select(ranked.c.hour, sa.func.max(ranked.c.deliveries), percentile(50), percentile(95))
+                 .group_by(ranked.c.hour))
+        with self._engine.connect() as connection:
+            found = {hour: (int(count), float(p50), float(p95)) for hour, count, p50, p95 in connection.execute(query)}
+        return [HourDeliveryTimes(hour, *found.get(key, (0, None, None))) for hour, key in window]
+
+    def _utc_hour(self, moment: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
+        """``YYYY-MM-DD HH`` of a stored time in UTC; SQLite stores UTC text that begins so."""
+        if self._postgres:
+            return sa.func.to_char(sa.func.timezone(sa.literal_column("'UTC'"), moment),
+                                   sa.literal_column("'YYYY-MM-DD HH24'"), type_=sa.String)
+        return sa.func.substr(moment, 1, 13, type_=sa.String)
+
+    def _seconds_between(self, start: sa.ColumnElement[datetime], end: sa.ColumnElement[datetime]
+                         ) -> sa.ColumnElement[float]:
+        if self._postgres:
+            return sa.extract("epoch", end.op("-")(start))
+        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
 
     def contacts(self, phone_digits: str | None = None, page: int = 1, size: int = 50) -> Page[ContactRow]:
         """Newest first; ``phone_digits`` keeps the customers whose number holds those digits."""
@@ -152,6 +228,17 @@ def _conditions(where: NotificationFilter) -> list[sa.ColumnElement[bool]]:
     if where.request_id is not None:
         conditions.append(columns.request_id == where.request_id)
     return conditions
+
+
+def _hours(first_hour: datetime, count: int) -> list[tuple[datetime, str]]:
+    """Each hour of a window as its start and as the text ``_utc_hour`` groups it by."""
+    start = first_hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    starts = [start + timedelta(hours=n) for n in range(count)]
+    return [(hour, hour.strftime("%Y-%m-%d %H")) for hour in starts]
+
+
+def _within(moment: sa.ColumnElement[datetime], window: list[tuple[datetime, str]]) -> list[sa.ColumnElement[bool]]:
+    return [moment >= window[0][0], moment < window[-1][0] + timedelta(hours=1)]
 
 
 def _digits(text: str) -> str:

@@ -15,6 +15,7 @@ from omnibot.adapters.db.admin_queries import NotificationFilter, NotificationRo
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Notification, NotificationStatus
 from omnibot.domain.phone import normalize_phone
+from omnibot.entrypoints.http import admin_charts
 from omnibot.entrypoints.http.api import is_notification_id
 from omnibot.services.notify import NotificationRequest
 
@@ -88,9 +89,18 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
         return {"filters": filters, "rows": rows, "args": args, "statuses": list(NotificationStatus),
                 "channels": list(Channel)}
 
+    def charts() -> dict[str, Any]:
+        return {"charts": admin_charts.last_hours(queries, datetime.now(UTC)),
+                "charts_refresh": admin_charts.REFRESH_SECONDS}
+
     @admin.get("/notifications")
     def notifications() -> str:
-        return render_template("admin/notifications.html", overview=overview(), **listing())
+        return render_template("admin/notifications.html", overview=overview(), **charts(), **listing())
+
+    @admin.get("/notifications/charts")
+    def notifications_charts() -> str:
+        """The charts of the last 48 hours, for the refresh script."""
+        return render_template("admin/_charts.html", **charts())
 
     @admin.get("/notifications/live")
     def notifications_live() -> str:
