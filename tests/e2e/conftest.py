@@ -14,11 +14,23 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from omnibot.entrypoints.dev import sandbox_environment
 
 API_KEY = "e2e-internal-key"
+REDIS_URL = os.environ.get("OMNIBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _phones = itertools.count(1000)
+
+
+def require_redis(url: str = REDIS_URL) -> None:
+    """Shared rate limits need Redis: skipped without it locally, failed on CI (``CI=true``)."""
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no Redis at {url}: {error}", pytrace=False)
+        pytest.skip(f"no Redis at {url}: {error}")
 
 
 def free_port() -> int:

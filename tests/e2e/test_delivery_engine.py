@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 import uuid
@@ -11,25 +10,13 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from tests.conftest import PostgresServer
-from tests.e2e.conftest import API_KEY
+from tests.e2e.conftest import API_KEY, REDIS_URL, require_redis
 from tests.e2e.engine_stack import EngineStack, start_engine_stack
 
 pytestmark = pytest.mark.postgres
-REDIS_URL = os.environ.get("OMNIBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def require_redis() -> None:
-    """Shared rate limits need Redis: skipped without it locally, failed on CI (``CI=true``)."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"no Redis at {REDIS_URL}: {error}", pytrace=False)
-        pytest.skip(f"no Redis at {REDIS_URL}: {error}")
 
 
 @pytest.fixture(scope="module")

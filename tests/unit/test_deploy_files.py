@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import configparser
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from omnibot.settings import Settings
@@ -69,3 +72,30 @@ def test_env_example_names_every_setting() -> None:
     missing = [name for name in (field.upper() for field in Settings.model_fields)
                if not re.search(rf"^#? ?{name}=", text, re.MULTILINE)]
     assert missing == []
+
+
+SYSTEMD_UNITS = ROOT / "deploy" / "systemd"
+
+
+def systemd_service(name: str) -> configparser.SectionProxy:
+    # strict=False: systemd allows a key more than once (Environment=); no interpolation: %i is systemd's.
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read_string((SYSTEMD_UNITS / name).read_text())
+    return unit["Service"]
+
+
+@pytest.mark.parametrize(("name", "command"), [("omnibot-api.service", "serve"), ("omnibot-worker@.service", "worker")])
+def test_systemd_units_run_omnibot_from_the_environment_file_and_restart_it(name: str, command: str) -> None:
+    service = systemd_service(name)
+    program, *arguments = shlex.split(service["ExecStart"])
+    assert Path(program).is_absolute() and Path(program).name == "omnibot"
+    assert arguments[0] == command
+    assert service["EnvironmentFile"] == "/etc/omnibot/omnibot.env"  # one file, the same on every machine
+    assert service["Restart"] in {"on-failure", "always"}
+
+
+def test_only_the_api_unit_has_a_metrics_directory_and_each_worker_its_own_metrics_port() -> None:
+    api, worker = systemd_service("omnibot-api.service"), systemd_service("omnibot-worker@.service")
+    assert f"PROMETHEUS_MULTIPROC_DIR=/run/{api['RuntimeDirectory']}" in api["Environment"].split()
+    assert "Environment" not in worker
+    assert shlex.split(worker["ExecStart"])[-2:] == ["--metrics-port", "%i"]  # the instance name is the port
