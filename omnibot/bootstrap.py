@@ -202,7 +202,7 @@ def metrics_registry(services: Services, *, database: bool = True) -> CollectorR
     """What ``/metrics`` answers; ``database`` adds the gauges read from the database (the API's)."""
     collectors = [DatabaseCollector(
         services.queue.depth, lambda since: usage.sent_since(services.engine, Channel.VIBER, since),
-        SystemClock().now)] if database else []
+        SystemClock().now, viber_monthly_budget=services.settings.viber_monthly_budget)] if database else []
     return scrape_registry(services.telemetry, collectors)
 
 

@@ -76,15 +76,21 @@ class PrometheusTelemetry:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time: the queue, and Viber's messages this month."""
+    """Gauges read from the database at scrape time: the queue, and Viber's messages this month beside
+    the monthly budget they are measured against (a setting, so alert rules can compare the two)."""
 
     def __init__(self, depth: Callable[[], tuple[int, datetime | None]],
-                 viber_sent_since: Callable[[datetime], int], now: Callable[[], datetime]) -> None:
+                 viber_sent_since: Callable[[datetime], int], now: Callable[[], datetime], *,
+                 viber_monthly_budget: int) -> None:
         self._depth = depth
         self._viber_sent_since = viber_sent_since
         self._now = now
+        self._viber_monthly_budget = viber_monthly_budget
 
     def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("omnibot_viber_monthly_budget",
+                                "Viber messages a month the operators budget for (VIBER_MONTHLY_BUDGET).",
+                                value=self._viber_monthly_budget)
         now = self._now()
         up = GaugeMetricFamily("omnibot_database_up", "Whether the metrics' database queries succeeded.")
         try:

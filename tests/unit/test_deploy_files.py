@@ -99,3 +99,61 @@ def test_only_the_api_unit_has_a_metrics_directory_and_each_worker_its_own_metri
     assert f"PROMETHEUS_MULTIPROC_DIR=/run/{api['RuntimeDirectory']}" in api["Environment"].split()
     assert "Environment" not in worker
     assert shlex.split(worker["ExecStart"])[-2:] == ["--metrics-port", "%i"]  # the instance name is the port
+
+
+MONITORING = ("prometheus", "grafana")
+
+
+def mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """A service's bind mounts of this repository's files: where in the container -> the file here."""
+    found = {}
+    for volume in service["volumes"]:
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            found[target] = ROOT / source
+    return found
+
+
+def test_prometheus_and_grafana_start_only_with_the_monitoring_profile() -> None:
+    services = compose()["services"]
+    assert services["prometheus"]["image"].startswith("prom/prometheus:")
+    assert services["grafana"]["image"].startswith("grafana/grafana:")
+    for name in MONITORING:
+        assert services[name]["profiles"] == ["monitoring"]
+    assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]  # no sign-in: this machine only
+    assert services["grafana"]["ports"] == ["127.0.0.1:3000:3000"]
+    # `docker compose up` without the profile starts what it always did.
+    assert all("profiles" not in service for name, service in services.items() if name not in MONITORING)
+
+
+def test_the_monitoring_services_mount_files_of_the_repository() -> None:
+    services = compose()["services"]
+    for name in MONITORING:
+        for target, source in mounts(services[name]).items():
+            assert source.exists(), f"{name}: {source} for {target}"
+    prometheus = mounts(services["prometheus"])
+    config = yaml.safe_load(prometheus["/etc/prometheus/prometheus.yml"].read_text())
+    for rule_file in config["rule_files"]:  # read relative to the configuration file
+        assert f"/etc/prometheus/{rule_file}" in prometheus
+    grafana = mounts(services["grafana"])
+    providers = yaml.safe_load(grafana["/etc/grafana/provisioning/dashboards"].joinpath("omnibot.yml").read_text())
+    dashboards = providers["providers"][0]["options"]["path"]
+    assert grafana[f"{dashboards}/omnibot.json"] == ROOT / "deploy" / "grafana" / "omnibot.json"
+    sources = yaml.safe_load(grafana["/etc/grafana/provisioning/datasources"].joinpath("prometheus.yml").read_text())
+    assert sources["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_prometheus_scrapes_the_api_and_every_worker_on_their_compose_ports() -> None:
+    services = compose()["services"]
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    api_port = services["bot"]["command"][services["bot"]["command"].index("--port") + 1]
+    assert jobs["omnibot-api"]["static_configs"][0]["targets"] == [f"bot:{api_port}"]
+    # One DNS name, one address per replica: `--scale worker=N` needs no new target.
+    workers = jobs["omnibot-worker"]["dns_sd_configs"][0]
+    assert workers["names"] == ["worker"] and workers["type"] == "A"
+    assert str(workers["port"]) == services["worker"]["environment"]["WORKER_METRICS_PORT"]
+    # The alerts and the dashboard name these jobs (the dashboard's JSON escapes its quotes).
+    for used in (ROOT / "deploy" / "prometheus" / "alerts.yml", ROOT / "deploy" / "grafana" / "omnibot.json"):
+        named = set(re.findall(r'job=\\?"([^"\\]+)', used.read_text()))
+        assert named and named <= set(jobs), used.name
