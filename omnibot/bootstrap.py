@@ -17,7 +17,7 @@ from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db import usage
 from omnibot.adapters.db.admin_queries import AdminQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
-from omnibot.adapters.db.engine import database_url, make_engine
+from omnibot.adapters.db.engine import database_url, make_engine, pool_limits
 from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
@@ -134,8 +134,9 @@ def _token_key(prefix: str, token: str | None) -> str:
 
 
 def build(settings: Settings, *, role: str = "api") -> Services:
-    engine = make_engine(database_url(settings.database_url),
-                         pool_size=min(settings.worker_concurrency, 32) if role == "worker" else 10)
+    url = database_url(settings.database_url)
+    pool_size, max_overflow = pool_limits(role, settings.worker_concurrency, embedded_worker=url.startswith("sqlite"))
+    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     clock = SystemClock()
     contacts = SqlContactRepository(engine, now=clock.now)
     wakeup: LocalWakeup | PostgresWakeup

@@ -20,12 +20,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from omnibot.adapters.db import migrate
-from omnibot.adapters.db.engine import database_url
+from omnibot.adapters.db.engine import connections_needed, database_url
 from omnibot.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 3
+# The workers a deployment is checked for (the README's `docker compose up --scale worker=3`).
+PLANNED_WORKERS = 3
 # About 128 bits as `secrets.token_urlsafe(24)` writes them: a key that long is not guessed.
 MIN_KEY_LENGTH = 24
 _DATABASE_REASONS = (  # fragments of driver messages → what to tell the operator (the message itself names hosts)
@@ -81,7 +83,8 @@ def check(settings: Settings) -> list[Problem]:
     if settings.viber_auth_token is not None and not settings.viber_bot_uri:
         problems.append(Problem("VIBER_BOT_URI", "not set while Viber is on: no Viber deep links", error=False))
     problems += weakened_security(settings)
-    problems += database_problems(settings.database_url)
+    database = database_problems(settings.database_url)
+    problems += database or connection_budget(settings)
     if settings.redis_url:
         problems += redis_problems(settings.redis_url)
     return problems
@@ -107,6 +110,33 @@ def weakened_security(settings: Settings) -> list[Problem]:
         warnings.append("ADMIN_COOKIE_SECURE: off: the dashboard's session cookie is also sent over plain "
                         "HTTP, where it can be read on the way")
     return [Problem(*warning.split(": ", 1), error=False) for warning in warnings]
+
+
+def connection_budget(settings: Settings) -> list[Problem]:
+    """A warning when the pools of one `omnibot serve` and ``PLANNED_WORKERS`` workers can hold
+    more connections than the PostgreSQL server accepts (README, "Connections")."""
+    from omnibot.entrypoints.http.gunicorn_config import default_workers
+
+    url = database_url(settings.database_url)
+    if make_url(url).get_backend_name() != "postgresql":
+        return []
+    engine = sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    try:
+        with engine.connect() as connection:
+            limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+            reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    except sa.exc.SQLAlchemyError:
+        return []  # database_problems has said why
+    finally:
+        engine.dispose()
+    processes = settings.web_concurrency or default_workers()
+    needed = connections_needed(processes, PLANNED_WORKERS, settings.worker_concurrency)
+    if needed <= limit - reserved:
+        return []
+    return [Problem("WEB_CONCURRENCY / WORKER_CONCURRENCY",
+                    f"one `omnibot serve` ({processes} processes) and {PLANNED_WORKERS} workers can hold {needed} "
+                    f"database connections, the server takes {limit - reserved} (max_connections {limit}, "
+                    f"{reserved} reserved): lower them or raise max_connections", error=False)]
 
 
 def database_problems(raw_url: str | None) -> list[Problem]:

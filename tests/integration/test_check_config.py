@@ -116,6 +116,25 @@ def test_postgresql_is_connected_to_and_its_schema_checked(invoke: Invoke, postg
     assert invoke("check-config", DATABASE_URL=url).exit_code == 0
 
 
+def test_pools_that_can_outgrow_the_servers_connections_are_a_warning(invoke: Invoke,
+                                                                      postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database()
+    engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        available = int(connection.exec_driver_sql("SHOW max_connections").scalar_one()) - int(
+            connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    engine.dispose()
+    # The defaults fit a stock PostgreSQL (100 connections) with the most processes serve starts by default.
+    fits = invoke("check-config", DATABASE_URL=url, WEB_CONCURRENCY="8")
+    assert fits.output.strip() == "configuration: ok", fits.output
+    too_many = invoke("check-config", DATABASE_URL=url, WEB_CONCURRENCY=str(available // 8 + 1))
+    assert too_many.exit_code == 0
+    [warning] = [line for line in too_many.output.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: WEB_CONCURRENCY / WORKER_CONCURRENCY: one `omnibot serve` (")
+    assert f"the server takes {available} " in warning
+
+
 def test_a_reachable_redis_passes(invoke: Invoke) -> None:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()

@@ -13,6 +13,33 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _PSYCOPG_SCHEME = "postgresql+psycopg://"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Threads of each `omnibot serve` process (gunicorn's gthread): at most this many requests at once.
+API_THREADS = 8
+# A delivery worker's threads spend their pass waiting on the messenger and touch the database at
+# its start and end only: one connection for every few sends in flight is plenty.
+SENDS_PER_CONNECTION = 8
+MAX_WORKER_POOL = 16
+
+
+def pool_limits(role: str, worker_concurrency: int, embedded_worker: bool = False) -> tuple[int, int]:
+    """``(pool_size, max_overflow)`` of a process's pool, from the work it does (README, "Connections").
+
+    An API process never needs more connections than it has threads; a worker one per
+    ``SENDS_PER_CONNECTION`` sends in flight, capped. A worker also holds one connection for
+    LISTEN, outside the pool. The embedded default (SQLite) runs both in one process.
+    """
+    worker = max(2, min(MAX_WORKER_POOL, -(-worker_concurrency // SENDS_PER_CONNECTION)))
+    if role == "worker":
+        return worker, 0
+    api_size, api_overflow = API_THREADS // 2, API_THREADS - API_THREADS // 2
+    return (api_size + worker, api_overflow) if embedded_worker else (api_size, api_overflow)
+
+
+def connections_needed(serve_processes: int, workers: int, worker_concurrency: int) -> int:
+    """PostgreSQL connections that ``serve_processes`` API processes and ``workers`` workers can hold."""
+    api_size, api_overflow = pool_limits("api", worker_concurrency)
+    worker_size, worker_overflow = pool_limits("worker", worker_concurrency)
+    return serve_processes * (api_size + api_overflow) + workers * (worker_size + worker_overflow + 1)
 
 
 def database_url(raw: str | None, default_sqlite_path: str = "omnibot.sqlite3") -> str:
@@ -26,7 +53,7 @@ def database_url(raw: str | None, default_sqlite_path: str = "omnibot.sqlite3") 
     return raw
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None) -> Engine:
     """An engine tuned for its backend: WAL and enforced foreign keys on SQLite, pre-ping on PostgreSQL."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
@@ -36,7 +63,8 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         return engine
     if backend == "postgresql":
         # Connections idle in the pool die when PostgreSQL restarts or a proxy times them out.
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                                max_overflow=pool_size if max_overflow is None else max_overflow)
     return sa.create_engine(url)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from gunicorn import glogging
 
+from omnibot.adapters.db.engine import API_THREADS
 from omnibot.domain.phone import mask_phone
 from omnibot.entrypoints.metrics_setup import MULTIPROC_ENV
 from omnibot.settings import Settings
@@ -28,7 +29,7 @@ def options(settings: Settings, host: str, port: int, workers: int) -> dict[str,
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 8,
+        "threads": API_THREADS,  # the database pool of each process is sized on it
         # A worker silent this long is killed and replaced; on stop, requests get this long to finish.
         "timeout": settings.gunicorn_timeout,
         "graceful_timeout": settings.gunicorn_graceful_timeout,
