@@ -18,6 +18,7 @@ from omnibot.adapters.db import usage
 from omnibot.adapters.db.admin_queries import AdminQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
 from omnibot.adapters.db.engine import database_url, make_engine, pool_limits
+from omnibot.adapters.db.group_commit import GroupCommitQueue
 from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
@@ -49,7 +50,7 @@ class Services:
 
     settings: Settings
     engine: Engine
-    queue: SqlDeliveryQueue
+    queue: GroupCommitQueue
     notifications: SqlNotificationRepository
     delivery: DeliveryEngine
     notifier: Notifier
@@ -76,6 +77,7 @@ class Services:
         return self.engine.dialect.name == "sqlite"
 
     def close(self) -> None:
+        self.queue.close()
         self.http.close()
         self.wakeup.close()
         self.engine.dispose()
@@ -144,7 +146,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         wakeup = PostgresWakeup(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
     else:
         wakeup = LocalWakeup()
-    queue = SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify)
+    queue = GroupCommitQueue(SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify))
     http = PerThreadClient(httpx.Timeout(settings.http_timeout_seconds, connect=5.0))
     telegram, viber = build_gateways(settings, http)
     gateways: dict[Channel, MessengerGateway] = {}

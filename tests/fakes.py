@@ -309,6 +309,9 @@ class InMemoryDeliveryQueue:
     def complete(self, notification: Notification, owner: str) -> bool:
         return self._end_lease(notification, owner)
 
+    def end_passes(self, passes: Sequence[tuple[Notification, str]]) -> list[bool]:
+        return [self._end_lease(notification, owner) for notification, owner in passes]
+
     def _end_lease(self, notification: Notification, owner: str) -> bool:
         for attempt in notification.unsaved_attempts:
             self._notifications.add_attempt(notification.id, attempt)

@@ -164,3 +164,31 @@ def test_postgres_enqueue_wakes_a_listening_worker(migrated_postgres_engine: Eng
         assert wakeup.wait(5.0) is True
     finally:
         wakeup.close()
+
+
+def test_passes_end_together_in_one_transaction_and_a_lost_lease_keeps_its_attempts(
+        queue: SqlDeliveryQueue, clock: ManualClock, engine: Engine) -> None:
+    for order in ("ORD-1", "ORD-2", "ORD-3"):
+        queue.enqueue(new(order))
+    claimed = {n.id: n for n in queue.claim("w1", 10, 60)}
+    clock.advance(61)
+    [taken_over] = queue.claim("w2", 1, 60)  # w1's leases ran out, and w2 took one of them
+    lost = claimed.pop(taken_over.id)
+    sent, rescheduled = claimed.values()
+    for notification, outcome in ((sent, AttemptOutcome.SENT), (lost, AttemptOutcome.SENT),
+                                  (rescheduled, AttemptOutcome.TRANSIENT_FAILURE)):
+        attempt = DeliveryAttempt(Channel.TELEGRAM, outcome, created_at=clock.now())
+        notification.attempts.append(attempt)
+        notification.unsaved_attempts.append(attempt)
+    sent.status = lost.status = NotificationStatus.SENT
+    rescheduled.status = NotificationStatus.QUEUED
+    assert queue.end_passes([(sent, "w1"), (lost, "w1"), (rescheduled, "w1")]) == [True, False, True]
+    assert all(n.unsaved_attempts == [] for n in (sent, lost, rescheduled))
+    repository = SqlNotificationRepository(engine, now=clock.now)
+    stored = {n.id: repository.get(n.id) for n in (sent, lost, rescheduled)}
+    assert {n.id: stored[n.id].status for n in (sent, lost, rescheduled)} == {  # type: ignore[union-attr]
+        sent.id: NotificationStatus.SENT, rescheduled.id: NotificationStatus.QUEUED,
+        lost.id: NotificationStatus.SENDING}  # w2's now: its outcome is not w1's to write
+    # Every attempt is written, the lost lease's too: it happened.
+    assert [[a.outcome for a in stored[n.id].attempts] for n in (sent, lost, rescheduled)] == [  # type: ignore[union-attr]
+        [AttemptOutcome.SENT], [AttemptOutcome.SENT], [AttemptOutcome.TRANSIENT_FAILURE]]

@@ -23,6 +23,9 @@ from omnibot.domain.errors import IdempotencyConflict
 from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
 
 WAKEUP_CHANNEL = "omnibot_queue"
+# One UPDATE for a batch of passes (executemany), the rows locked by the SELECT before it.
+_END_LEASE = (notifications.update().where(notifications.c.id == sa.bindparam("pass_id"))
+              .values(lease_owner=None, lease_until=None))
 _RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
 
 
@@ -120,6 +123,32 @@ class SqlDeliveryQueue:
             )
         notification.unsaved_attempts.clear()
         return result.rowcount == 1
+
+    def end_passes(self, passes: Sequence[tuple[Notification, str]]) -> list[bool]:
+        """End many passes in one transaction (``complete`` or ``reschedule`` as their status says):
+        every attempt in one multi-row INSERT, the outcomes in one executemany UPDATE. Per pass,
+        whether its owner still held the lease; the attempts are written either way."""
+        now = self._now()
+        for notification, _ in passes:
+            notification.updated_at = now
+        attempts = [{"notification_id": notification.id, **rows.attempt_values(attempt),
+                     "created_at": attempt.created_at or now}
+                    for notification, _ in passes for attempt in notification.unsaved_attempts]
+        with self._engine.begin() as connection:
+            if attempts:
+                connection.execute(delivery_attempts.insert(), attempts)
+            held = set(connection.execute(
+                sa.select(notifications.c.id)
+                .where(sa.tuple_(notifications.c.id, notifications.c.lease_owner).in_(
+                    [(notification.id, owner) for notification, owner in passes]))
+                .with_for_update()).scalars())
+            outcomes = [{"pass_id": notification.id, **rows.notification_progress(notification)}
+                        for notification, _ in passes if notification.id in held]
+            if outcomes:
+                connection.execute(_END_LEASE, outcomes)
+        for notification, _ in passes:
+            notification.unsaved_attempts.clear()
+        return [notification.id in held for notification, _ in passes]
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:
         if not notification_ids:
