@@ -34,6 +34,10 @@ class Sizes:
     webhook_seconds: float
     lookup_contacts: int
     lookups: int
+    # 7. Retention: old finished notifications (with attempts) deleted while intake runs
+    retention_rows: int
+    retention_seconds: float  # each intake window, paused and deleting
+    retention_rounds: int  # pairs of windows at each load
 
 
 # Delivery at the limits: Telegram allows 30/s, which would take 333 s for 10,000 notifications.
@@ -48,6 +52,7 @@ FULL = Sizes(
     apprise_count=1600, separate_profiles=True,
     latency_rate=20, latency_seconds=20,
     webhook_seconds=10, lookup_contacts=1_000_000, lookups=10_000,
+    retention_rows=1_000_000, retention_seconds=6, retention_rounds=2,
 )
 
 QUICK = Sizes(
@@ -58,6 +63,7 @@ QUICK = Sizes(
     apprise_count=100, separate_profiles=False,
     latency_rate=20, latency_seconds=1,
     webhook_seconds=1, lookup_contacts=10_000, lookups=500,
+    retention_rows=100_000, retention_seconds=1, retention_rounds=1,
 )
 
 

@@ -32,10 +32,11 @@ Scenario = Callable[[Context], ScenarioResult]
 
 
 def scenarios() -> list[tuple[str, Scenario]]:
-    from bench.scenarios import delivery, fanout, intake, latency, webhooks
+    from bench.scenarios import delivery, fanout, intake, latency, retention, webhooks
 
     return [("1. Intake", intake.run), ("2. Delivery at the limits", delivery.run), ("4. Latency", latency.run),
-            ("3. Fan-out capacity", fanout.run), ("5. Webhooks and lookup", webhooks.run)]
+            ("3. Fan-out capacity", fanout.run), ("5. Webhooks and lookup", webhooks.run),
+            ("7. Retention", retention.run)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.db.retention import SqlRetention
 from omnibot.adapters.http_pool import HttpClient, PerThreadClient
 from omnibot.adapters.metrics import DatabaseCollector, PrometheusTelemetry, scrape_registry
 from omnibot.adapters.ratelimit import make_rate_limiter
@@ -210,9 +211,12 @@ def metrics_registry(services: Services, *, database: bool = True) -> CollectorR
 
 
 def housekeeping(services: Services) -> None:
-    """Periodic chores of a worker: forget idempotency keys and handled webhook updates past retention."""
+    """Periodic chores of a worker: forget idempotency keys, handled webhook updates and finished
+    notifications past retention."""
     now = SystemClock().now()
     services.queue.forget_idempotency_keys(now - timedelta(hours=services.settings.idempotency_retention_hours))
     # Messengers redeliver an update for hours at most; a week is a wide margin.
     services.updates.forget_before(now - timedelta(days=7))
+    if services.settings.notification_retention_days:  # 0 keeps them forever
+        SqlRetention(services.engine).purge(now - timedelta(days=services.settings.notification_retention_days))
 

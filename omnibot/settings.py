@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from omnibot.domain.callback_targets import CallbackRefused, check_url
 from omnibot.domain.errors import OmnibotError
 
+MONTH_DAYS = 31
+
 
 class ConfigurationError(OmnibotError):
     """Settings that cannot work; the message names each variable and never echoes its value."""
@@ -53,6 +55,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=64, ge=1, le=1024)
     lease_seconds: float = Field(default=120.0, ge=5)
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    # Finished notifications, their attempts and callbacks are deleted this long after they last
+    # changed (README, "Operating omnibot"); 0 keeps them forever.
+    notification_retention_days: int = Field(default=90, ge=0)
     # Customer side
     default_language: str = Field(default="uk", pattern=r"^[a-z]{2,3}$")
     templates_dir: Path | None = None
@@ -111,6 +116,15 @@ class Settings(BaseSettings):
                 check_url(str(value), bool(info.data.get("callback_allow_private", False)))
             except CallbackRefused as refused:
                 raise ValueError(refused.reason) from None
+        return value
+
+    @field_validator("notification_retention_days")
+    @classmethod
+    def _keeps_this_month(cls, value: int) -> int:
+        # The dashboard counts this month's messages against the Viber budget from the attempts.
+        if 0 < value < MONTH_DAYS:
+            raise ValueError(f"must be 0 (keep forever) or at least {MONTH_DAYS} days: "
+                             "the dashboard counts this month's messages from the delivery history")
         return value
 
     @field_validator("templates_dir")

@@ -43,3 +43,21 @@ def test_serving_needs_an_api_key_and_a_messenger() -> None:
         Settings.from_env().require_serving()
     assert "INTERNAL_API_KEY" in str(caught.value)
     assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
+
+
+@pytest.mark.parametrize(("raw", "days"), [(None, 90), ("0", 0), ("31", 31), ("365", 365)])
+def test_notification_retention_is_0_for_ever_or_at_least_a_month(monkeypatch: pytest.MonkeyPatch,
+                                                                   raw: str | None, days: int) -> None:
+    if raw is None:
+        monkeypatch.delenv("NOTIFICATION_RETENTION_DAYS", raising=False)
+    else:
+        monkeypatch.setenv("NOTIFICATION_RETENTION_DAYS", raw)
+    assert Settings.from_env().notification_retention_days == days
+
+
+@pytest.mark.parametrize("raw", ["7", "30", "-1"])
+def test_a_retention_shorter_than_a_month_is_refused(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    # Shorter would delete attempts the dashboard counts against this month's Viber budget.
+    monkeypatch.setenv("NOTIFICATION_RETENTION_DAYS", raw)
+    with pytest.raises(ConfigurationError, match="NOTIFICATION_RETENTION_DAYS"):
+        Settings.from_env()
