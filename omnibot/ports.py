@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -54,6 +54,10 @@ class ContactRepository(Protocol):
     def get(self, contact_id: int) -> Contact | None: ...
 
     def find_by_phone(self, phone: str) -> Contact | None: ...
+
+    def find_many(self, contact_ids: Collection[int], phones: Collection[str]) -> list[Contact]:
+        """Every contact with one of ``contact_ids`` or one of ``phones``, in one query."""
+        ...
 
     def find_by_telegram_chat(self, chat_id: int) -> Contact | None: ...
 

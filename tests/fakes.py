@@ -7,7 +7,7 @@ The repositories behave like ``omnibot.adapters.db.repository``'s: the same cont
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +115,10 @@ class InMemoryContactRepository:
         self._contacts.pop(contact_id, None)
         for key in [k for k in self._links if k[1] == contact_id]:
             del self._links[key]
+
+    def find_many(self, contact_ids: Collection[int], phones: Collection[str]) -> list[Contact]:
+        return [replace(contact) for contact in self._contacts.values()
+                if contact.id in contact_ids or contact.phone in phones]
 
     def _find(self, key: str, value: object) -> Contact | None:
         if value is None:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from omnibot.domain.model import Notification
+from omnibot.domain.model import Contact, Notification
 from omnibot.logs import context
 from omnibot.ports import DeliveryQueue
 from omnibot.services.delivery import DeliveryEngine
@@ -70,8 +70,10 @@ class Worker:
                     inflight = {f: i for f, i in inflight.items() if not f.done()}
                     free = self._config.concurrency - len(inflight)
                     claimed = self._claim(min(free, self._config.batch_size)) if free > 0 else []
+                    recipients = self._recipients(claimed)
                     for notification in claimed:
-                        inflight[pool.submit(self._deliver, notification)] = notification.id
+                        inflight[pool.submit(self._deliver, notification,
+                                             recipients.get(notification.id))] = notification.id
                     if free <= 0:
                         wait(list(inflight), timeout=self._config.poll_seconds, return_when=FIRST_COMPLETED)
                     elif len(claimed) < min(free, self._config.batch_size):
@@ -91,13 +93,22 @@ class Worker:
             self.stopping.wait(self._config.poll_seconds)
             return []
 
-    def _deliver(self, notification: Notification) -> None:
+    def _recipients(self, claimed: list[Notification]) -> dict[str, Contact]:
+        try:
+            return self._engine.recipients_of(claimed)
+        except SQLAlchemyError as exc:
+            # Each pass then looks its customer up itself, as it would for an order link.
+            log.warning("worker.recipients_failed error=%s", type(exc).__name__)
+            return {}
+
+    def _deliver(self, notification: Notification, recipient: Contact | None = None) -> None:
         # Its log lines carry the id of the request that created it.
         with context.request_id(notification.request_id):
             try:
                 # A send the messenger accepted is written once the database is back, unless the
                 # worker is told to stop first.
-                self._engine.deliver(notification, self.owner, keep_trying=lambda: not self.stopping.is_set())
+                self._engine.deliver(notification, self.owner, keep_trying=lambda: not self.stopping.is_set(),
+                                     recipient=recipient)
             except Exception:
                 # The lease runs out and another pass (here or elsewhere) takes it again.
                 log.exception("worker.delivery_crashed id=%s", notification.id)

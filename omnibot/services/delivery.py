@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from omnibot.domain import routing
@@ -121,35 +121,59 @@ class DeliveryEngine:
         self._outage_errors = outage_errors
         self._this_pass = threading.local()
 
+    def recipients_of(self, batch: Sequence[Notification]) -> dict[str, Contact]:
+        """The customers of a claimed batch found in one query, by notification id: the contact it
+        was delivered to before, or the one whose phone it names when that phone counts (see
+        ``recipients.resolve``). The others (order links) are looked up by their own pass. Each
+        notification gets a copy of its own: passes run on several threads."""
+        contact_ids = {n.contact_id for n in batch if n.contact_id is not None}
+        phones = {n.phone for n in batch if n.phone}
+        if not contact_ids and not phones:
+            return {}
+        found = self._contacts.find_many(contact_ids, phones)
+        by_id = {c.id: c for c in found}
+        by_phone = {c.phone: c for c in found
+                    if c.phone is not None and (c.phone_verified or self._trust_order_links)}
+        chosen: dict[str, Contact] = {}
+        for notification in batch:
+            contact = by_id.get(notification.contact_id) if notification.contact_id is not None else None
+            if contact is None and notification.phone:
+                contact = by_phone.get(notification.phone)
+            if contact is not None:
+                chosen[notification.id] = replace(contact)
+        return chosen
+
     def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False,
-                keep_trying: Callable[[], bool] | None = None) -> Notification:
+                keep_trying: Callable[[], bool] | None = None, recipient: Contact | None = None) -> Notification:
         """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
         (the synchronous trigger, which answers now); workers wait ``fallback_after`` failures.
 
         The pass's attempts and outcome are written together at its end. When a messenger has
         accepted the message, that write is retried while the database is away, for as long as
         ``keep_trying`` says (default: ``outcome_write_patience_seconds``): an outcome the messenger
-        confirmed is not thrown away, so it is not sent again.
+        confirmed is not thrown away, so it is not sent again. ``recipient``: the customer
+        ``recipients_of`` found for it when its batch was claimed.
 
         A pass that crashes is recorded as a ``crashed`` attempt and comes back later, until
         ``max_crashes``; then the notification fails with ``Failed: Delivery crashed``.
         """
         self._this_pass.keep_trying = keep_trying  # the engine serves many threads: per thread
         try:
-            return self._pass(notification, owner, fall_back_at_once)
+            return self._pass(notification, owner, fall_back_at_once, recipient)
         except self._outage_errors:
             raise
         except Exception as error:
             log.exception("notification.delivery_crashed id=%s error=%s", notification.id, type(error).__name__)
             return self._crashed(notification, owner, error)
 
-    def _pass(self, notification: Notification, owner: str, fall_back_at_once: bool) -> Notification:
+    def _pass(self, notification: Notification, owner: str, fall_back_at_once: bool,
+              recipient: Contact | None) -> Notification:
         if (sent := notification.confirmed_send()) is not None:
             # Claimed again after a pass that sent it and died before closing the lease: finish, never resend.
             log.warning("notification.already_sent id=%s channel=%s", notification.id, sent.channel)
             notification.channel = sent.channel
             return self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[sent.channel])
-        contact = self._recipient(notification)
+        contact = recipient or self._recipient(notification)
         if contact is None:
             log.warning("notification.recipient_unknown id=%s", notification.id)
             return self._finish(notification, owner, NotificationStatus.FAILED, USER_NOT_FOUND)

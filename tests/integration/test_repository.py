@@ -60,6 +60,16 @@ def test_contacts_are_found_by_phone_telegram_chat_and_viber_user(repositories: 
     assert repositories.contacts.find_by_viber_user("01234567890A=") == contact
 
 
+def test_many_contacts_are_found_at_once_by_id_or_phone(repositories: Repositories) -> None:
+    by_phone = repositories.contacts.add(olena())
+    by_id = repositories.contacts.add(Contact(viber_user_id="v="))
+    repositories.contacts.add(Contact(phone=OTHER_PHONE, telegram_chat_id=7))  # asked for by neither
+    assert by_id.id is not None
+    found = repositories.contacts.find_many({by_id.id, 999}, {PHONE, "+380000000000"})
+    assert sorted(found, key=lambda c: c.id or 0) == [by_phone, by_id]
+    assert repositories.contacts.find_many(set(), set()) == []
+
+
 def test_lookups_of_unknown_contacts_find_nothing(repositories: Repositories) -> None:
     repositories.contacts.add(Contact(viber_user_id="v="))  # no phone, no Telegram chat
     assert repositories.contacts.get(999) is None

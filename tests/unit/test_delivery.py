@@ -19,7 +19,7 @@ from omnibot.domain.model import (
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import NotificationRequest
-from tests.fakes import InMemoryDeliveryQueue
+from tests.fakes import InMemoryContactRepository, InMemoryDeliveryQueue
 from tests.unit.conftest import PHONE, World, limits_for_tests
 
 OWNER = "worker:test"
@@ -310,3 +310,49 @@ def test_a_notification_whose_send_was_written_is_finished_without_sending_again
     assert world.telegram.sent == []
     stored = world.notifications.get(notification_id)
     assert stored is not None and stored.status is NotificationStatus.SENT and stored.channel is Channel.TELEGRAM
+
+
+class CountingContacts(InMemoryContactRepository):
+    """The world's contacts, counting the lookups a pass makes on its own."""
+
+    def __init__(self, contacts: InMemoryContactRepository) -> None:
+        self.__dict__.update(contacts.__dict__)
+        self.lookups = 0
+
+    def get(self, contact_id: int) -> Contact | None:
+        self.lookups += 1
+        return super().get(contact_id)
+
+    def find_by_phone(self, phone: str) -> Contact | None:
+        self.lookups += 1
+        return super().find_by_phone(phone)
+
+
+def test_a_claimed_batch_brings_its_customers_in_one_query_by_the_same_rules(world: World) -> None:
+    verified = world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    unverified = world.contacts.add(Contact(phone="+380671112233", telegram_chat_id=43))
+    linked = world.contacts.add(Contact(telegram_chat_id=44))
+    by_phone = submit(world)
+    unproved = submit(world, phone="+380671112233")
+    by_contact = submit(world, phone=None, order_id="ORD-9")
+    stored = world.notifications.get(by_contact)
+    assert stored is not None
+    stored.contact_id = linked.id  # delivered to that account before
+    world.notifications.update(stored)
+    batch = world.queue.claim(OWNER, 10, 60)
+    recipients = world.engine.recipients_of(batch)
+    # An unverified phone is no proof (recipients.resolve): its pass decides, as it always did.
+    assert {key: contact.id for key, contact in recipients.items()} == {by_phone: verified.id,
+                                                                       by_contact: linked.id}
+    assert unproved not in recipients and unverified.id is not None
+    assert recipients[by_phone] is not recipients[by_contact]  # a copy per notification: passes run apart
+
+    counting = CountingContacts(world.contacts)
+    engine = DeliveryEngine(counting, world.tokens, Messages(load_templates(), default_language="en"), world.queue,
+                            {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
+                            RateLimits(limits_for_tests, lambda channel: f"{channel}"), world.clock,
+                            sleep=world.clock.advance)
+    results = {n.id: engine.deliver(n, OWNER, recipient=recipients.get(n.id)).result for n in batch}
+    assert results == {by_phone: "Sent via Telegram", by_contact: "Sent via Telegram",
+                       unproved: "Failed: User not found"}
+    assert counting.lookups == 1  # the unproved one's own lookup; the others came with the batch

@@ -6,7 +6,7 @@ process and the worker can share a database without holding locks between reques
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,14 @@ class SqlContactRepository(_Repository):
 
     def find_by_phone(self, phone: str) -> Contact | None:
         return self._find(contacts.c.phone, phone)
+
+    def find_many(self, contact_ids: Collection[int], phones: Collection[str]) -> list[Contact]:
+        if not contact_ids and not phones:
+            return []
+        query = sa.select(contacts).where(sa.or_(contacts.c.id.in_(list(contact_ids)),
+                                                 contacts.c.phone.in_(list(phones))))
+        with self._engine.connect() as connection:
+            return [rows.contact(row) for row in connection.execute(query)]
 
     def find_by_telegram_chat(self, chat_id: int) -> Contact | None:
         return self._find(contacts.c.telegram_chat_id, chat_id)
