@@ -79,18 +79,10 @@ class EngineStack:
         return stats
 
     def statuses(self) -> dict[str, int]:
-        with self.database.connect() as connection:
-            rows = connection.execute(sa.text("SELECT status, count(*) FROM notifications GROUP BY status")).all()
-        return {status: count for status, count in rows}
+        return notification_statuses(self.database)
 
     def wait_for(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.2)
-        logs = "\n".join(p.read_text()[-3000:] for p in sorted(self.workdir.glob("*.log")))
-        raise AssertionError(f"timed out waiting for {what}; statuses {self.statuses()}\n{logs}")
+        wait_until(condition, seconds, what, self.database, self.workdir)
 
     def reset(self) -> None:
         self.stop_workers()
@@ -98,6 +90,23 @@ class EngineStack:
         self.sandbox.post("/sandbox/stats/reset")
         with self.database.begin() as connection:
             connection.execute(sa.text("DELETE FROM notifications"))
+
+
+def notification_statuses(database: sa.Engine) -> dict[str, int]:
+    with database.connect() as connection:
+        rows = connection.execute(sa.text("SELECT status, count(*) FROM notifications GROUP BY status")).all()
+    return {status: count for status, count in rows}
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str, database: sa.Engine, workdir: Path) -> None:
+    """Until ``condition`` holds; past ``seconds``, fail with the statuses and the processes' logs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    logs = "\n".join(p.read_text()[-3000:] for p in sorted(workdir.glob("*.log")))
+    raise AssertionError(f"timed out waiting for {what}; statuses {notification_statuses(database)}\n{logs}")
 
 
 def start_engine_stack(

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from omnibot.adapters.db.engine import database_url, make_engine
 from omnibot.entrypoints.dev import sandbox_environment
 from tests.conftest import PostgresServer
 from tests.e2e.conftest import API_KEY, REDIS_URL, Stack, _omnibot, free_port, require_redis, wait_until_up
+from tests.e2e.engine_stack import notification_statuses, wait_until
 from tests.e2e.test_seed_flow import TELEGRAM_LINK
 
 pytestmark = pytest.mark.postgres
@@ -51,17 +51,10 @@ class Machines:
     workdir: Path
 
     def statuses(self) -> dict[str, int]:
-        with self.database.connect() as connection:
-            rows = connection.execute(sa.text("SELECT status, count(*) FROM notifications GROUP BY status")).all()
-        return {status: count for status, count in rows}
+        return notification_statuses(self.database)
 
     def wait_for(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                logs = "\n".join(log.read_text()[-3000:] for log in sorted(self.workdir.glob("*.log")))
-                raise AssertionError(f"timed out waiting for {what}; statuses {self.statuses()}\n{logs}")
-            time.sleep(0.2)
+        wait_until(condition, seconds, what, self.database, self.workdir)
 
 
 def log_events(log: Path, event: str) -> list[dict[str, str]]:

@@ -249,10 +249,12 @@ class QueueAwayFor(InMemoryDeliveryQueue):
         return super().complete(notification, owner)
 
 
-def engine_on(world: World, queue: InMemoryDeliveryQueue, keep_trying_seconds: float = 20.0) -> DeliveryEngine:
+def engine_on(world: World, queue: InMemoryDeliveryQueue | None = None,
+              contacts: InMemoryContactRepository | None = None, keep_trying_seconds: float = 20.0) -> DeliveryEngine:
+    """An engine of the world's, over another queue or contacts."""
     return DeliveryEngine(
-        world.contacts, world.tokens, Messages(load_templates(), default_language="en"), queue,
-        {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
+        contacts or world.contacts, world.tokens, Messages(load_templates(), default_language="en"),
+        queue or world.queue, {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
         RateLimits(limits_for_tests, lambda channel: f"{channel}"), world.clock,
         DeliveryPolicy(outcome_write_patience_seconds=keep_trying_seconds), sleep=world.clock.advance,
         outage_errors=(DatabaseAway,), timer=lambda: world.clock.now().timestamp())
@@ -348,10 +350,7 @@ def test_a_claimed_batch_brings_its_customers_in_one_query_by_the_same_rules(wor
     assert recipients[by_phone] is not recipients[by_contact]  # a copy per notification: passes run apart
 
     counting = CountingContacts(world.contacts)
-    engine = DeliveryEngine(counting, world.tokens, Messages(load_templates(), default_language="en"), world.queue,
-                            {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
-                            RateLimits(limits_for_tests, lambda channel: f"{channel}"), world.clock,
-                            sleep=world.clock.advance)
+    engine = engine_on(world, contacts=counting)
     results = {n.id: engine.deliver(n, OWNER, recipient=recipients.get(n.id)).result for n in batch}
     assert results == {by_phone: "Sent via Telegram", by_contact: "Sent via Telegram",
                        unproved: "Failed: User not found"}
