@@ -83,8 +83,7 @@ def check(settings: Settings) -> list[Problem]:
     if settings.viber_auth_token is not None and not settings.viber_bot_uri:
         problems.append(Problem("VIBER_BOT_URI", "not set while Viber is on: no Viber deep links", error=False))
     problems += weakened_security(settings)
-    database = database_problems(settings.database_url)
-    problems += database or connection_budget(settings)
+    problems += database_problems(settings.database_url, connection_budget(settings))
     if settings.redis_url:
         problems += redis_problems(settings.redis_url)
     return problems
@@ -112,35 +111,19 @@ def weakened_security(settings: Settings) -> list[Problem]:
     return [Problem(*warning.split(": ", 1), error=False) for warning in warnings]
 
 
-def connection_budget(settings: Settings) -> list[Problem]:
-    """A warning when the pools of one `omnibot serve` and ``PLANNED_WORKERS`` workers can hold
-    more connections than the PostgreSQL server accepts (README, "Connections")."""
+def connection_budget(settings: Settings) -> tuple[int, str]:
+    """The connections one `omnibot serve` and ``PLANNED_WORKERS`` workers can hold (README,
+    "Connections"), and how to say so."""
     from omnibot.entrypoints.http.gunicorn_config import default_workers
 
-    url = database_url(settings.database_url)
-    if make_url(url).get_backend_name() != "postgresql":
-        return []
-    engine = sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
-    try:
-        with engine.connect() as connection:
-            limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
-            reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
-    except sa.exc.SQLAlchemyError:
-        return []  # database_problems has said why
-    finally:
-        engine.dispose()
     processes = settings.web_concurrency or default_workers()
     needed = connections_needed(processes, PLANNED_WORKERS, settings.worker_concurrency)
-    if needed <= limit - reserved:
-        return []
-    return [Problem("WEB_CONCURRENCY / WORKER_CONCURRENCY",
-                    f"one `omnibot serve` ({processes} processes) and {PLANNED_WORKERS} workers can hold {needed} "
-                    f"database connections, the server takes {limit - reserved} (max_connections {limit}, "
-                    f"{reserved} reserved): lower them or raise max_connections", error=False)]
+    return needed, f"one `omnibot serve` ({processes} processes) and {PLANNED_WORKERS} workers can hold {needed}"
 
 
-def database_problems(raw_url: str | None) -> list[Problem]:
-    """Whether the database answers (within a few seconds) and has the schema this omnibot needs."""
+def database_problems(raw_url: str | None, budget: tuple[int, str] | None = None) -> list[Problem]:
+    """Whether the database answers (within a few seconds) and has the schema this omnibot needs;
+    on PostgreSQL, also whether it takes the ``budget`` of connections (a warning)."""
     url = database_url(raw_url)
     try:
         backend = make_url(url).get_backend_name()
@@ -162,6 +145,7 @@ def database_problems(raw_url: str | None) -> list[Problem]:
         return [Problem("DATABASE_URL", "no driver for this database URL")]
     try:
         current, head = migrate.current_revision(engine), migrate.head_revision()
+        accepted = _connections_accepted(engine) if backend == "postgresql" and budget else None
     except sa.exc.SQLAlchemyError as exc:
         return [Problem("DATABASE_URL", f"database unreachable: {_database_reason(exc)}")]
     finally:
@@ -171,7 +155,20 @@ def database_problems(raw_url: str | None) -> list[Problem]:
     if current != head:
         return [Problem("DATABASE_URL", f"the schema is at revision {current}, this omnibot needs {head}: "
                                         "run `omnibot db upgrade`")]
+    if budget and accepted and budget[0] > accepted[0]:
+        available, limit, reserved = accepted
+        return [Problem("WEB_CONCURRENCY / WORKER_CONCURRENCY",
+                        f"{budget[1]} database connections, the server takes {available} (max_connections "
+                        f"{limit}, {reserved} reserved): lower them or raise max_connections", error=False)]
     return []
+
+
+def _connections_accepted(engine: sa.Engine) -> tuple[int, int, int]:
+    """(connections ordinary roles may open, max_connections, superuser_reserved_connections)."""
+    with engine.connect() as connection:
+        limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+        reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    return limit - reserved, limit, reserved
 
 
 def redis_problems(url: str) -> list[Problem]:

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from omnibot.domain import routing
@@ -122,26 +122,9 @@ class DeliveryEngine:
         self._this_pass = threading.local()
 
     def recipients_of(self, batch: Sequence[Notification]) -> dict[str, Contact]:
-        """The customers of a claimed batch found in one query, by notification id: the contact it
-        was delivered to before, or the one whose phone it names when that phone counts (see
-        ``recipients.resolve``). The others (order links) are looked up by their own pass. Each
-        notification gets a copy of its own: passes run on several threads."""
-        contact_ids = {n.contact_id for n in batch if n.contact_id is not None}
-        phones = {n.phone for n in batch if n.phone}
-        if not contact_ids and not phones:
-            return {}
-        found = self._contacts.find_many(contact_ids, phones)
-        by_id = {c.id: c for c in found}
-        by_phone = {c.phone: c for c in found
-                    if c.phone is not None and (c.phone_verified or self._trust_order_links)}
-        chosen: dict[str, Contact] = {}
-        for notification in batch:
-            contact = by_id.get(notification.contact_id) if notification.contact_id is not None else None
-            if contact is None and notification.phone:
-                contact = by_phone.get(notification.phone)
-            if contact is not None:
-                chosen[notification.id] = replace(contact)
-        return chosen
+        """The customers of a claimed batch, in one query (``recipients.resolve_batch``); the rest
+        are looked up by their own pass. A copy each: passes run on several threads."""
+        return recipients.resolve_batch(self._contacts, batch, trust_order_links=self._trust_order_links)
 
     def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False,
                 keep_trying: Callable[[], bool] | None = None, recipient: Contact | None = None) -> Notification:

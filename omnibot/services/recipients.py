@@ -10,7 +10,10 @@ the customer and learns the phone (anyone who guesses an order id gets its notif
 
 from __future__ import annotations
 
-from omnibot.domain.model import Channel, Contact
+from collections.abc import Sequence
+from dataclasses import replace
+
+from omnibot.domain.model import Channel, Contact, Notification
 from omnibot.ports import ContactRepository, LinkTokenRepository
 
 
@@ -18,7 +21,7 @@ def resolve(contacts: ContactRepository, tokens: LinkTokenRepository, phone: str
             order_id: str | None, *, trust_order_links: bool = False) -> Contact | None:
     if phone:
         contact = contacts.find_by_phone(phone)
-        if contact is not None and (contact.phone_verified or trust_order_links):
+        if contact is not None and _phone_counts(contact, trust_order_links):
             return contact
     if not order_id:
         return None
@@ -31,6 +34,33 @@ def resolve(contacts: ContactRepository, tokens: LinkTokenRepository, phone: str
                 return contact
         return None
     return _seed_order_fallback(contacts, phone, order_id)
+
+
+def resolve_batch(contacts: ContactRepository, batch: Sequence[Notification], *,
+                  trust_order_links: bool = False) -> dict[str, Contact]:
+    """The customers of many notifications in one query, by notification id: the contact each was
+    delivered to before, else the one whose phone it names when that phone counts (as ``resolve``).
+    The rest (order links) are left to ``resolve``. Each gets a copy of its own."""
+    contact_ids = {n.contact_id for n in batch if n.contact_id is not None}
+    phones = {n.phone for n in batch if n.phone}
+    if not contact_ids and not phones:
+        return {}
+    found = contacts.find_many(contact_ids, phones)
+    by_id = {c.id: c for c in found}
+    by_phone = {c.phone: c for c in found if c.phone is not None and _phone_counts(c, trust_order_links)}
+    chosen: dict[str, Contact] = {}
+    for notification in batch:
+        contact = by_id.get(notification.contact_id) if notification.contact_id is not None else None
+        if contact is None and notification.phone:
+            contact = by_phone.get(notification.phone)
+        if contact is not None:
+            chosen[notification.id] = replace(contact)
+    return chosen
+
+
+def _phone_counts(contact: Contact, trust_order_links: bool) -> bool:
+    """Whether naming this customer's phone reaches them: a verified phone, or any under the seed's rule."""
+    return contact.phone_verified or trust_order_links
 
 
 def _seed_order_fallback(contacts: ContactRepository, phone: str | None, order_id: str) -> Contact | None:

@@ -102,27 +102,10 @@ class SqlDeliveryQueue:
 
     def reschedule(self, notification: Notification, owner: str) -> bool:
         notification.status = NotificationStatus.QUEUED
-        return self._end_lease(notification, owner)
+        return self.end_passes([(notification, owner)])[0]
 
     def complete(self, notification: Notification, owner: str) -> bool:
-        return self._end_lease(notification, owner)
-
-    def _end_lease(self, notification: Notification, owner: str) -> bool:
-        """One transaction per delivery pass: its attempts (one multi-row INSERT) and its outcome."""
-        notification.updated_at = now = self._now()
-        with self._engine.begin() as connection:
-            if notification.unsaved_attempts:
-                connection.execute(delivery_attempts.insert(), [
-                    {"notification_id": notification.id, **rows.attempt_values(attempt),
-                     "created_at": attempt.created_at or now}
-                    for attempt in notification.unsaved_attempts])
-            result = connection.execute(
-                notifications.update()
-                .where(notifications.c.id == notification.id, notifications.c.lease_owner == owner)
-                .values(**rows.notification_progress(notification), lease_owner=None, lease_until=None)
-            )
-        notification.unsaved_attempts.clear()
-        return result.rowcount == 1
+        return self.end_passes([(notification, owner)])[0]
 
     def end_passes(self, passes: Sequence[tuple[Notification, str]]) -> list[bool]:
         """End many passes in one transaction (``complete`` or ``reschedule`` as their status says):

@@ -73,7 +73,7 @@ def unstorable_field(data: Any, path: str = "") -> tuple[str, str] | None:
         for key, value in data.items():
             where = f"{path}.{key}" if path else str(key)
             if problem := _problem(str(key)):
-                return _printable(where), problem
+                return storable(where), problem  # the name itself holds the character: echo it safely
             found = unstorable_field(value, where)
             if found:
                 return found
@@ -98,7 +98,3 @@ def _problem(text: str) -> str | None:
         return "text must be valid Unicode: a lone UTF-16 surrogate (\\ud800-\\udfff) is not a character"
     return None
 
-
-def _printable(path: str) -> str:
-    """A field name that itself holds the bad character, made safe to echo back in the error."""
-    return storable(path)
