@@ -17,7 +17,7 @@ def test_a_worker_holds_one_connection_per_eight_sends_in_flight_within_bounds()
 
 
 def test_the_embedded_default_holds_both_in_one_process() -> None:
-    assert pool_limits("api", 64, embedded_worker=True) == (API_THREADS // 2 + 8, API_THREADS - API_THREADS // 2)
+    assert pool_limits("api", 64, embedded_worker=True) == (API_THREADS + 8, 0)
 
 
 def test_the_default_deployment_fits_a_stock_postgresql() -> None:

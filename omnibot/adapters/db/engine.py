@@ -26,13 +26,14 @@ def pool_limits(role: str, worker_concurrency: int, embedded_worker: bool = Fals
 
     An API process never needs more connections than it has threads; a worker one per
     ``SENDS_PER_CONNECTION`` sends in flight, capped. A worker also holds one connection for
-    LISTEN, outside the pool. The embedded default (SQLite) runs both in one process.
+    LISTEN, outside the pool. The embedded default (SQLite) runs both in one process. No
+    overflow: an overflow connection is closed when it comes back, so a busy process would open
+    and close connections all the time (a PostgreSQL backend each).
     """
     worker = max(2, min(MAX_WORKER_POOL, -(-worker_concurrency // SENDS_PER_CONNECTION)))
     if role == "worker":
         return worker, 0
-    api_size, api_overflow = API_THREADS // 2, API_THREADS - API_THREADS // 2
-    return (api_size + worker, api_overflow) if embedded_worker else (api_size, api_overflow)
+    return (API_THREADS + worker, 0) if embedded_worker else (API_THREADS, 0)
 
 
 def connections_needed(serve_processes: int, workers: int, worker_concurrency: int) -> int:
