@@ -12,11 +12,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db import usage
 from omnibot.adapters.db.admin_queries import AdminQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
+from omnibot.adapters.db.engine import WORKER_STORE_THREADS as WORKER_STORE_THREADS
 from omnibot.adapters.db.engine import database_url, make_engine, pool_limits
 from omnibot.adapters.db.group_commit import GroupCommitQueue
 from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
@@ -67,6 +69,7 @@ class Services:
     records: CustomerRecords
     wakeup: LocalWakeup | PostgresWakeup
     http: PerThreadClient
+    async_http: AsyncHttp  # the delivery worker's sends, on its event loop
     telemetry: PrometheusTelemetry
     admin_queries: AdminQueries  # the dashboard's read models
     operator_sign_outs: SqlOperatorSignOuts  # the dashboard's sign-outs, shared by every process
@@ -84,13 +87,14 @@ class Services:
         self.engine.dispose()
 
 
-def build_gateways(settings: Settings, http: HttpClient) -> tuple[TelegramGateway | None, ViberGateway | None]:
+def build_gateways(settings: Settings, http: HttpClient,
+                   async_http: AsyncHttp | None = None) -> tuple[TelegramGateway | None, ViberGateway | None]:
     """A gateway for every messenger whose token is configured."""
     telegram_token = settings.secret("telegram_bot_token")
     viber_token = settings.secret("viber_auth_token")
-    telegram = (TelegramGateway(telegram_token, str(settings.telegram_api_url), http)
+    telegram = (TelegramGateway(telegram_token, str(settings.telegram_api_url), http, async_http)
                 if telegram_token else None)
-    viber = (ViberGateway(viber_token, str(settings.viber_api_url), settings.viber_sender_name, http)
+    viber = (ViberGateway(viber_token, str(settings.viber_api_url), settings.viber_sender_name, http, async_http)
              if viber_token else None)
     return telegram, viber
 
@@ -138,7 +142,7 @@ def _token_key(prefix: str, token: str | None) -> str:
 
 def build(settings: Settings, *, role: str = "api") -> Services:
     url = database_url(settings.database_url)
-    pool_size, max_overflow = pool_limits(role, settings.worker_concurrency, embedded_worker=url.startswith("sqlite"))
+    pool_size, max_overflow = pool_limits(role, embedded_worker=url.startswith("sqlite"))
     engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     clock = SystemClock()
     contacts = SqlContactRepository(engine, now=clock.now)
@@ -149,7 +153,8 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         wakeup = LocalWakeup()
     queue = GroupCommitQueue(SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify))
     http = PerThreadClient(httpx.Timeout(settings.http_timeout_seconds, connect=5.0))
-    telegram, viber = build_gateways(settings, http)
+    async_http = AsyncHttp(settings.http_timeout_seconds, max_connections=settings.worker_concurrency)
+    telegram, viber = build_gateways(settings, http, async_http)
     gateways: dict[Channel, MessengerGateway] = {}
     if telegram:
         gateways[Channel.TELEGRAM] = telegram
@@ -172,7 +177,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
                        default_ttl=timedelta(hours=settings.link_ttl_hours))
     telemetry = PrometheusTelemetry()
     delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
-                              rate_limits(settings), clock, policy, on_status=callbacks.status_changed,
+                              rate_limits(settings), clock, policy, status_callback=callbacks.callback_for,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
                               outage_errors=(SQLAlchemyError,))
     return Services(
@@ -195,6 +200,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         records=CustomerRecords(contacts, notifications, tokens),
         wakeup=wakeup,
         http=http,
+        async_http=async_http,
         telemetry=telemetry,
         admin_queries=AdminQueries(engine),
         operator_sign_outs=SqlOperatorSignOuts(engine, clock.now),

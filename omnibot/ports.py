@@ -49,6 +49,10 @@ class MessengerGateway(Protocol):
 
     def send(self, address: str, message: OutgoingMessage) -> SendReceipt: ...
 
+    async def send_async(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        """``send`` for the delivery worker's event loop: it waits without holding a thread."""
+        ...
+
 
 class ContactRepository(Protocol):
     def get(self, contact_id: int) -> Contact | None: ...
@@ -183,7 +187,8 @@ class DeliveryQueue(Protocol):
 
     def complete(self, notification: Notification, owner: str) -> bool:
         """Save the final outcome and end the lease; False if the lease was lost. Writes the
-        unsaved attempts in the same transaction, as ``reschedule`` does."""
+        unsaved attempts in the same transaction, as ``reschedule`` does, and the unsaved status
+        callback to the outbox if the lease was held."""
         ...
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_age_seconds: float = Field(default=86400.0, gt=0)
     fallback_after_failures: int = Field(default=3, ge=1)
-    worker_concurrency: int = Field(default=64, ge=1, le=1024)
+    worker_concurrency: int = Field(default=512, ge=1, le=4096)
     lease_seconds: float = Field(default=120.0, ge=5)
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
     # Finished notifications, their attempts and callbacks are deleted this long after they last

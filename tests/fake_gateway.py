@@ -22,3 +22,6 @@ class FakeGateway:
             raise failure
         self.sent.append((address, message))
         return SendReceipt(provider_message_id=f"{self.channel}-{len(self.sent)}")
+
+    async def send_async(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        return self.send(address, message)

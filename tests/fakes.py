@@ -26,6 +26,7 @@ from omnibot.domain.model import (
     Notification,
     NotificationStatus,
     OrderLink,
+    StatusCallback,
 )
 
 Now = Callable[[], datetime]
@@ -265,6 +266,7 @@ class InMemoryDeliveryQueue:
         self._now = now
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._keys: dict[str, tuple[str, str | None]] = {}
+        self.callbacks: list[tuple[str, StatusCallback]] = []  # the outbox rows written with passes
 
     def enqueue(
         self, notification: Notification, idempotency_key: str | None = None,
@@ -320,9 +322,12 @@ class InMemoryDeliveryQueue:
         for attempt in notification.unsaved_attempts:
             self._notifications.add_attempt(notification.id, attempt)
         notification.unsaved_attempts.clear()
+        callback, notification.unsaved_callback = notification.unsaved_callback, None
         lease = self._leases.get(notification.id)
         if lease is None or lease[0] != owner:
             return False
+        if callback is not None:
+            self.callbacks.append((notification.id, callback))
         notification.updated_at = self._now()
         self._notifications.update(notification)
         del self._leases[notification.id]

@@ -15,6 +15,7 @@ def transport_failure(channel: str, exc: httpx.HTTPError) -> TransientFailure:
     return TransientFailure(f"{channel}: connection failed ({type(exc).__name__})")
 
 
-def server_failure(channel: str, response: httpx.Response) -> TransientFailure:
-    return TransientFailure(f"{channel}: HTTP {response.status_code} from the API",
-                            throttled=response.status_code == 429)
+def server_failure(channel: str, response: httpx.Response | int) -> TransientFailure:
+    """An answer that is not the API's envelope: ``response`` or its status code."""
+    status = response if isinstance(response, int) else response.status_code
+    return TransientFailure(f"{channel}: HTTP {status} from the API", throttled=status == 429)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
+from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.http_errors import server_failure, transport_failure
 from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure, TransientFailure
@@ -26,11 +28,26 @@ class TelegramGateway:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, token: str, api_url: str, client: HttpClient) -> None:
+    def __init__(self, token: str, api_url: str, client: HttpClient, async_client: AsyncHttp | None = None) -> None:
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
         self._client = client
+        self._async_client = async_client
 
     def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        result = self.call("sendMessage", self.message_payload(address, message))
+        return SendReceipt(provider_message_id=str(result["message_id"]))
+
+    async def send_async(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        """``send`` on the event loop of the delivery worker."""
+        if self._async_client is None:
+            raise RuntimeError("this gateway was built without an asynchronous client")
+        reply = await self._async_client.post("telegram", self._base + "sendMessage",
+                                              self.message_payload(address, message))
+        result = read_result(reply.status, reply.body)
+        return SendReceipt(provider_message_id=str(result["message_id"]))
+
+    def message_payload(self, address: str, message: OutgoingMessage) -> dict[str, Any]:
+        """The ``sendMessage`` parameters for one message to one chat."""
         payload: dict[str, Any] = {
             "chat_id": int(address),
             "text": message.html or message.text,
@@ -41,8 +58,7 @@ class TelegramGateway:
         markup = reply_markup(message)
         if markup:
             payload["reply_markup"] = markup
-        result = self.call("sendMessage", payload)
-        return SendReceipt(provider_message_id=str(result["message_id"]))
+        return payload
 
     def set_webhook(self, url: str, secret_token: str | None) -> None:
         payload: dict[str, Any] = {
@@ -63,13 +79,20 @@ class TelegramGateway:
             response = self._client.post(self._base + method, json=payload)
         except httpx.HTTPError as exc:
             raise transport_failure("telegram", exc) from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise server_failure("telegram", response) from None
-        if response.is_success and body.get("ok") is True:
-            return body.get("result")
-        raise classify(body, response.status_code)
+        return read_result(response.status_code, response.content)
+
+
+def read_result(status: int, content: bytes) -> Any:
+    """The ``result`` of a Bot API answer; a domain failure when it is not ``{"ok": true}``."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        raise server_failure("telegram", status) from None
+    if not isinstance(body, dict):
+        raise server_failure("telegram", status)
+    if 200 <= status < 300 and body.get("ok") is True:
+        return body.get("result")
+    raise classify(body, status)
 
 
 def classify(body: dict[str, Any], status: int) -> PermanentFailure | TransientFailure:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from typing import Any
 
 import httpx
 
+from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.http_errors import server_failure, transport_failure
 from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure, TransientFailure
@@ -34,16 +36,28 @@ class ViberGateway:
 
     channel = Channel.VIBER
 
-    def __init__(self, token: str, api_url: str, sender_name: str, client: HttpClient) -> None:
+    def __init__(self, token: str, api_url: str, sender_name: str, client: HttpClient,
+                 async_client: AsyncHttp | None = None) -> None:
         self._base = api_url.rstrip("/") + "/"
         self._headers = {"X-Viber-Auth-Token": token}
         self._sender = {"name": sender_name}
         self._client = client
+        self._async_client = async_client
 
     def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
         body = self.message_body(message)
         body["receiver"] = address
         result = self.call("send_message", body)
+        return SendReceipt(provider_message_id=str(result["message_token"]))
+
+    async def send_async(self, address: str, message: OutgoingMessage) -> SendReceipt:
+        """``send`` on the event loop of the delivery worker."""
+        if self._async_client is None:
+            raise RuntimeError("this gateway was built without an asynchronous client")
+        body = self.message_body(message)
+        body["receiver"] = address
+        reply = await self._async_client.post("viber", self._base + "send_message", body, self._headers)
+        result = read_body(reply.status, reply.body)
         return SendReceipt(provider_message_id=str(result["message_token"]))
 
     def message_body(self, message: OutgoingMessage) -> dict[str, Any]:
@@ -72,15 +86,22 @@ class ViberGateway:
                                          headers=self._headers)
         except httpx.HTTPError as exc:
             raise transport_failure("viber", exc) from None
-        if response.status_code >= 500 or not response.is_success:
-            raise server_failure("viber", response)
-        try:
-            body: dict[str, Any] = response.json()
-        except ValueError:
-            raise server_failure("viber", response) from None
-        if body.get("status") == 0:
-            return body
-        raise classify(body)
+        return read_body(response.status_code, response.content)
+
+
+def read_body(status: int, content: bytes) -> dict[str, Any]:
+    """The body of a REST API answer with ``status == 0``; a domain failure otherwise."""
+    if not 200 <= status < 300:
+        raise server_failure("viber", status)
+    try:
+        body = json.loads(content)
+    except ValueError:
+        raise server_failure("viber", status) from None
+    if not isinstance(body, dict):
+        raise server_failure("viber", status)
+    if body.get("status") == 0:
+        return body
+    raise classify(body)
 
 
 def classify(body: dict[str, Any]) -> PermanentFailure | TransientFailure:

@@ -145,6 +145,14 @@ class DeliveryAttempt:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class StatusCallback:
+    """What to post to the shop about a notification's new status (signed when it is sent)."""
+
+    url: str
+    body: str
+
+
 @dataclass
 class Notification:
     """One request to tell a customer something, and what became of it."""
@@ -169,6 +177,8 @@ class Notification:
     # Attempts of the delivery pass in progress, also in ``attempts``: the queue writes them with
     # the pass's outcome, in one transaction, and empties this list.
     unsaved_attempts: list[DeliveryAttempt] = field(default_factory=list, repr=False, compare=False)
+    # The status callback of the pass in progress: written with its outcome, if the lease was held.
+    unsaved_callback: StatusCallback | None = field(default=None, repr=False, compare=False)
 
     def failures(self, channel: Channel, outcome: AttemptOutcome) -> int:
         return sum(1 for a in self.attempts if a.channel is channel and a.outcome is outcome)

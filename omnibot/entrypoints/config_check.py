@@ -117,7 +117,7 @@ def connection_budget(settings: Settings) -> tuple[int, str]:
     from omnibot.entrypoints.http.gunicorn_config import default_workers
 
     processes = settings.web_concurrency or default_workers()
-    needed = connections_needed(processes, PLANNED_WORKERS, settings.worker_concurrency)
+    needed = connections_needed(processes, PLANNED_WORKERS)
     return needed, f"one `omnibot serve` ({processes} processes) and {PLANNED_WORKERS} workers can hold {needed}"
 
 

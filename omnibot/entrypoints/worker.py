@@ -1,31 +1,36 @@
-"""The delivery worker: claims leased batches and sends them concurrently.
+"""The delivery worker: claims leased batches and delivers them on one event loop.
 
-Sends wait on the messengers, not the CPU, so one process keeps many in flight on a thread pool.
-Stopping (SIGTERM) stops claiming, lets the sends in flight finish, and gives back the rest.
+Sends wait on the messengers, not the CPU: an event loop keeps hundreds in flight without a thread
+each (``WORKER_CONCURRENCY``, 512 by default). Each pass is a task running
+``DeliveryEngine.deliver_async``; its calls to the database and the rate limiter run on a few
+threads, and the outcomes of passes that end together are written in one transaction (the
+queue's group commit). Stopping (SIGTERM) stops claiming and lets the passes in flight finish.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot.domain.model import Contact, Notification
+from omnibot.entrypoints.store_threads import StoreThreads
 from omnibot.logs import context
 from omnibot.ports import DeliveryQueue
 from omnibot.services.delivery import DeliveryEngine
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Wakeup(Protocol):
@@ -38,16 +43,20 @@ def worker_name(role: str = "worker") -> str:
 
 @dataclass
 class WorkerConfig:
-    concurrency: int = 64
+    concurrency: int = 512
     batch_size: int = 100
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
+    # Threads for the passes' calls to the database and the rate limiter: a pass holds one only
+    # for such a call, never while it waits on a messenger.
+    store_threads: int = 8
 
 
 class Worker:
     def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, wakeup: Wakeup, config: WorkerConfig,
                  owner: str | None = None, housekeeping: Callable[[], None] | None = None,
-                 housekeeping_seconds: float = 300.0, heartbeat: Path | None = None) -> None:
+                 housekeeping_seconds: float = 300.0, heartbeat: Path | None = None,
+                 on_loop_end: Callable[[], Awaitable[None]] | None = None) -> None:
         self._queue = queue
         self._engine = engine
         self._wakeup = wakeup
@@ -58,31 +67,51 @@ class Worker:
         self.stopping = threading.Event()
         self._heartbeat = heartbeat
         self._last_beat = 0.0
+        self._on_loop_end = on_loop_end
+        self._store: StoreThreads | None = None
+        # Claim again once this many passes have ended: a batch per round trip, not a pass.
+        self._refill_at = max(1, min(config.batch_size, config.concurrency) // 4)
 
     def run(self) -> None:
-        """Deliver until ``stopping`` is set, then drain: finish in-flight sends, release the rest."""
+        """Deliver until ``stopping`` is set, then drain: the passes in flight finish."""
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
         log.info("worker.started owner=%s concurrency=%d", self.owner, self._config.concurrency)
-        inflight: dict[Future[object], str] = {}
+        store = self._store = StoreThreads(self._config.store_threads)
+        inflight: set[asyncio.Task[None]] = set()
         next_housekeeping = 0.0
-        with ThreadPoolExecutor(self._config.concurrency, thread_name_prefix="deliver") as pool:
-            try:
-                while not self.stopping.is_set():
-                    inflight = {f: i for f, i in inflight.items() if not f.done()}
-                    free = self._config.concurrency - len(inflight)
-                    claimed = self._claim(min(free, self._config.batch_size)) if free > 0 else []
-                    recipients = self._recipients(claimed)
+        try:
+            while not self.stopping.is_set():
+                free = self._config.concurrency - len(inflight)
+                wanted = min(free, self._config.batch_size)
+                if inflight and wanted < self._refill_at:
+                    await asyncio.wait(inflight, timeout=self._config.poll_seconds,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    claimed = await self._blocking(self._claim, wanted)
+                    recipients = await self._blocking(self._recipients, claimed) if claimed else {}
                     for notification in claimed:
-                        inflight[pool.submit(self._deliver, notification,
-                                             recipients.get(notification.id))] = notification.id
-                    if free <= 0:
-                        wait(list(inflight), timeout=self._config.poll_seconds, return_when=FIRST_COMPLETED)
-                    elif len(claimed) < min(free, self._config.batch_size):
-                        self._wakeup.wait(self._config.poll_seconds)  # the queue is drained for now
-                    next_housekeeping = self._maybe_housekeep(next_housekeeping)
-                    self._beat()
-            finally:
-                self._drain(pool, inflight)
+                        task = asyncio.create_task(self._deliver(notification, recipients.get(notification.id)))
+                        inflight.add(task)
+                        task.add_done_callback(inflight.discard)
+                    if len(claimed) < wanted:
+                        # The queue is drained for now: sleep until something is enqueued.
+                        await self._blocking(self._wakeup.wait, self._config.poll_seconds)
+                next_housekeeping = await self._maybe_housekeep(next_housekeeping)
+                self._beat()
+        finally:
+            finished = len(inflight)
+            if inflight:
+                await asyncio.wait(inflight)
+            log.info("worker.drained finished=%d released=0", finished)
+            if self._on_loop_end is not None:
+                await self._on_loop_end()
+            store.shutdown(wait=True)
         log.info("worker.stopped owner=%s", self.owner)
+
+    async def _blocking(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._store, function, *args)
 
     def _claim(self, limit: int) -> list[Notification]:
         try:
@@ -101,26 +130,17 @@ class Worker:
             log.warning("worker.recipients_failed error=%s", type(exc).__name__)
             return {}
 
-    def _deliver(self, notification: Notification, recipient: Contact | None = None) -> None:
-        # Its log lines carry the id of the request that created it.
-        with context.request_id(notification.request_id):
-            try:
-                # A send the messenger accepted is written once the database is back, unless the
-                # worker is told to stop first.
-                self._engine.deliver(notification, self.owner, keep_trying=lambda: not self.stopping.is_set(),
-                                     recipient=recipient)
-            except Exception:
-                # The lease runs out and another pass (here or elsewhere) takes it again.
-                log.exception("worker.delivery_crashed id=%s", notification.id)
-
-    def _drain(self, pool: ThreadPoolExecutor, inflight: dict[Future[object], str]) -> None:
-        not_started = [i for f, i in inflight.items() if f.cancel()]
-        pool.shutdown(wait=True)
+    async def _deliver(self, notification: Notification, recipient: Contact | None = None) -> None:
+        # Its log lines carry the id of the request that created it (each task has its own context).
+        context.bind(notification.request_id)
         try:
-            released = self._queue.release(not_started, self.owner)
-        except SQLAlchemyError:
-            released = 0  # their leases expire and another worker takes them
-        log.info("worker.drained finished=%d released=%d", len(inflight) - len(not_started), released)
+            # A send the messenger accepted is written once the database is back, unless the
+            # worker is told to stop first.
+            await self._engine.deliver_async(notification, self.owner, keep_trying=lambda: not self.stopping.is_set(),
+                                             recipient=recipient, blocking=self._store)
+        except Exception:
+            # The lease runs out and another pass (here or elsewhere) takes it again.
+            log.exception("worker.delivery_crashed id=%s", notification.id)
 
     def _beat(self) -> None:
         """Touch the heartbeat file: a container health check reads its age."""
@@ -129,12 +149,12 @@ class Worker:
             self._heartbeat.touch()
             self._last_beat = now
 
-    def _maybe_housekeep(self, due: float) -> float:
+    async def _maybe_housekeep(self, due: float) -> float:
         now = time.monotonic()
         if self._housekeeping is None or now < due:
             return due
         try:
-            self._housekeeping()
+            await self._blocking(self._housekeeping)
         except SQLAlchemyError as exc:
             log.warning("worker.housekeeping_failed error=%s", type(exc).__name__)
         return now + self._housekeeping_seconds

@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 def make_worker(services: bootstrap.Services, concurrency: int | None = None, heartbeat: Path | None = None) -> Worker:
     settings = services.settings
     config = WorkerConfig(concurrency=concurrency or settings.worker_concurrency,
-                          lease_seconds=settings.lease_seconds)
+                          lease_seconds=settings.lease_seconds, store_threads=bootstrap.WORKER_STORE_THREADS)
     return Worker(services.queue, services.delivery, services.wakeup, config,
-                  housekeeping=lambda: bootstrap.housekeeping(services), heartbeat=heartbeat)
+                  housekeeping=lambda: bootstrap.housekeeping(services), heartbeat=heartbeat,
+                  on_loop_end=services.async_http.close)
 
 
 def start_callbacks(services: bootstrap.Services, stopping: threading.Event) -> threading.Thread:
@@ -63,7 +64,7 @@ def run_forever(services: bootstrap.Services, concurrency: int | None = None, he
 
 def start_in_process(services: bootstrap.Services) -> Worker:
     """The embedded default: one worker thread beside the API, stopped cleanly at exit."""
-    worker = make_worker(services, concurrency=min(services.settings.worker_concurrency, 16))
+    worker = make_worker(services)
     thread = threading.Thread(target=worker.run, name="omnibot-worker", daemon=True)
     thread.start()
     start_callbacks(services, worker.stopping)

@@ -15,7 +15,7 @@ import logging
 
 from omnibot.domain.callback_targets import CallbackRefused
 from omnibot.domain.errors import DeliveryFailure
-from omnibot.domain.model import Notification
+from omnibot.domain.model import Notification, StatusCallback
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import CallbackOutbox, CallbackTransport, Clock
 
@@ -40,9 +40,17 @@ class StatusCallbacks:
         self._retry = retry or RetryPolicy(base_seconds=5, cap_seconds=600, max_attempts=12)
 
     def status_changed(self, notification: Notification) -> None:
+        """Record the callback of a status change made outside a delivery pass (a receipt)."""
+        callback = self.callback_for(notification)
+        if callback is not None:
+            self._outbox.add(notification.id, callback.url, callback.body)
+
+    def callback_for(self, notification: Notification) -> StatusCallback | None:
+        """The callback the notification's current status calls for, if the shop asked for any. A
+        delivery pass hands it to the queue, which writes it with the pass's outcome."""
         url = notification.callback_url or self._default_url
         if not url:
-            return
+            return None
         at = self._clock.now().isoformat()
         body = json.dumps({
             "event_id": f"{notification.id}:{notification.status}",
@@ -50,7 +58,7 @@ class StatusCallbacks:
             "channel": notification.channel, "result": notification.result,
             "order_id": notification.order_id, "at": at,
         }, ensure_ascii=False)
-        self._outbox.add(notification.id, url, body)
+        return StatusCallback(url, body)
 
     def send_due(self, limit: int = 50) -> int:
         """POST what is due; the number sent."""

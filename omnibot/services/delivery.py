@@ -3,16 +3,25 @@
 A pass ends in one of three ways: sent (or failed for good), and the lease is completed; or due
 again later (transient failure, rate limit), and the notification goes back to the queue with its
 next attempt time. Every send and every skip is recorded as an attempt.
+
+A pass is written once and run two ways. It is a generator that decides and *asks* for each
+effect (a send, a call to the store or the rate limiter, the write of its outcome, a wait);
+``deliver`` performs them on the calling thread (the synchronous trigger), ``deliver_async`` on
+the delivery worker's event loop, where hundreds of passes wait on the messengers at once and
+their outcomes go to the database together (group commit).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from omnibot.domain import routing
 from omnibot.domain.errors import PermanentFailure, RateLimiterUnavailable, TransientFailure
@@ -24,6 +33,7 @@ from omnibot.domain.model import (
     DeliveryAttempt,
     Notification,
     NotificationStatus,
+    StatusCallback,
 )
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import (
@@ -73,6 +83,48 @@ class DeliveryPolicy:
     outcome_write_patience_seconds: float = 20.0
 
 
+@runtime_checkable
+class PassWriter(Protocol):
+    """A queue that writes a pass's outcome later, with others (``GroupCommitQueue``)."""
+
+    def end_later(self, notification: Notification, owner: str, *, complete: bool) -> Future[bool]:
+        """Complete or reschedule; the future says whether the lease was still held."""
+        ...
+
+
+# What a pass asks its driver to do.
+@dataclass(frozen=True, slots=True)
+class _Send:
+    step: routing.Step
+    message: OutgoingMessage
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A call to the store or the rate limiter; it blocks, so the event loop runs it on a thread."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _EndPass:
+    """Write the pass's outcome: completed, or back in the queue; answers whether the lease was held."""
+
+    notification: Notification
+    owner: str
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Sleep:
+    seconds: float
+
+
+_Effect = _Send | _Call | _EndPass | _Sleep
+_Pass = Generator[_Effect, Any, Notification]
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """Which token buckets a send takes from, and which bucket a 429 pauses."""
@@ -95,11 +147,12 @@ class DeliveryEngine:
         policy: DeliveryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         channel_order: Iterable[Channel] = routing.DEFAULT_ORDER,
-        on_status: Callable[[Notification], None] | None = None,
+        status_callback: Callable[[Notification], StatusCallback | None] | None = None,
         trust_order_links: bool = False,
         telemetry: Telemetry | None = None,
         timer: Callable[[], float] = time.perf_counter,
         outage_errors: tuple[type[Exception], ...] = (),
+        sleep_async: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._contacts = contacts
         self._tokens = tokens
@@ -112,14 +165,15 @@ class DeliveryEngine:
         self._clock = clock
         self._policy = policy or DeliveryPolicy()
         self._sleep = sleep
+        self._sleep_async = sleep_async
         self._channel_order = tuple(channel_order)
-        self._on_status = on_status
+        self._status_callback = status_callback
         self._telemetry = telemetry or NoTelemetry()
         self._timer = timer
         # Errors of the store that mean "try again later", not "this notification is broken": they
         # pass through, and the lease running out brings the notification back.
         self._outage_errors = outage_errors
-        self._this_pass = threading.local()
+        self._writer = queue if isinstance(queue, PassWriter) else None
 
     def recipients_of(self, batch: Sequence[Notification]) -> dict[str, Contact]:
         """The customers of a claimed batch, in one query (``recipients.resolve_batch``); the rest
@@ -128,8 +182,9 @@ class DeliveryEngine:
 
     def deliver(self, notification: Notification, owner: str, *, fall_back_at_once: bool = False,
                 keep_trying: Callable[[], bool] | None = None, recipient: Contact | None = None) -> Notification:
-        """One pass. ``fall_back_at_once`` tries the next channel right after a transient failure
-        (the synchronous trigger, which answers now); workers wait ``fallback_after`` failures.
+        """One pass, on this thread. ``fall_back_at_once`` tries the next channel right after a
+        transient failure (the synchronous trigger, which answers now); workers wait
+        ``fallback_after`` failures.
 
         The pass's attempts and outcome are written together at its end. When a messenger has
         accepted the message, that write is retried while the database is away, for as long as
@@ -140,26 +195,89 @@ class DeliveryEngine:
         A pass that crashes is recorded as a ``crashed`` attempt and comes back later, until
         ``max_crashes``; then the notification fails with ``Failed: Delivery crashed``.
         """
-        self._this_pass.keep_trying = keep_trying  # the engine serves many threads: per thread
+        steps = self._guarded(notification, owner, fall_back_at_once, keep_trying, recipient)
+        result: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                effect = steps.throw(error) if error is not None else steps.send(result)
+            except StopIteration as done:
+                finished: Notification = done.value
+                return finished
+            result, error = None, None
+            try:
+                result = self._perform(effect)
+            except Exception as failure:
+                error = failure
+
+    async def deliver_async(self, notification: Notification, owner: str, *,
+                            keep_trying: Callable[[], bool] | None = None, recipient: Contact | None = None,
+                            blocking: Executor | None = None) -> Notification:
+        """``deliver`` on an event loop: sends wait on the messenger without a thread each, calls to
+        the store and the rate limiter run on ``blocking`` (default: the loop's executor), and the
+        outcome is handed to the queue's group commit when it has one."""
+        steps = self._guarded(notification, owner, False, keep_trying, recipient)
+        result: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                effect = steps.throw(error) if error is not None else steps.send(result)
+            except StopIteration as done:
+                finished: Notification = done.value
+                return finished
+            result, error = None, None
+            try:
+                result = await self._perform_async(effect, blocking)
+            except Exception as failure:
+                error = failure
+
+    def _perform(self, effect: _Effect) -> Any:
+        if isinstance(effect, _Send):
+            return self._send(effect.step, effect.message)
+        if isinstance(effect, _Call):
+            return effect.function(*effect.args)
+        if isinstance(effect, _EndPass):
+            write = self._queue.complete if effect.complete else self._queue.reschedule
+            return write(effect.notification, effect.owner)
+        self._sleep(effect.seconds)
+        return None
+
+    async def _perform_async(self, effect: _Effect, blocking: Executor | None) -> Any:
+        if isinstance(effect, _Send):
+            return await self._send_async(effect.step, effect.message)
+        if isinstance(effect, _Sleep):
+            await self._sleep_async(effect.seconds)
+            return None
+        if isinstance(effect, _EndPass) and self._writer is not None:
+            return await asyncio.wrap_future(
+                self._writer.end_later(effect.notification, effect.owner, complete=effect.complete))
+        # On the loop's executor, in this pass's context: its log lines keep their request id.
+        return await asyncio.get_running_loop().run_in_executor(blocking, contextvars.copy_context().run,
+                                                                self._perform, effect)
+
+    def _guarded(self, notification: Notification, owner: str, fall_back_at_once: bool,
+                 keep_trying: Callable[[], bool] | None, recipient: Contact | None) -> _Pass:
         try:
-            return self._pass(notification, owner, fall_back_at_once, recipient)
+            return (yield from self._pass(notification, owner, fall_back_at_once, recipient, keep_trying))
         except self._outage_errors:
             raise
         except Exception as error:
             log.exception("notification.delivery_crashed id=%s error=%s", notification.id, type(error).__name__)
-            return self._crashed(notification, owner, error)
+            return (yield from self._crashed(notification, owner, error, keep_trying))
 
     def _pass(self, notification: Notification, owner: str, fall_back_at_once: bool,
-              recipient: Contact | None) -> Notification:
+              recipient: Contact | None, keep_trying: Callable[[], bool] | None) -> _Pass:
         if (sent := notification.confirmed_send()) is not None:
             # Claimed again after a pass that sent it and died before closing the lease: finish, never resend.
             log.warning("notification.already_sent id=%s channel=%s", notification.id, sent.channel)
             notification.channel = sent.channel
-            return self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[sent.channel])
-        contact = recipient or self._recipient(notification)
+            return (yield from self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[sent.channel],
+                                            keep_trying))
+        contact = recipient or (yield _Call(self._recipient, (notification,)))
         if contact is None:
             log.warning("notification.recipient_unknown id=%s", notification.id)
-            return self._finish(notification, owner, NotificationStatus.FAILED, USER_NOT_FOUND)
+            return (yield from self._finish(notification, owner, NotificationStatus.FAILED, USER_NOT_FOUND,
+                                            keep_trying))
         notification.contact_id = contact.id
         message = self.render(notification, contact)
         skips, steps = self._candidates(notification, contact)
@@ -167,26 +285,27 @@ class DeliveryEngine:
             self._record(notification, skip.channel, AttemptOutcome.SKIPPED, skip.skip_reason)
         retry_after: float | None = None
         for step in steps:
-            wait = self._acquire(step)
+            wait = yield from self._acquire(step)
             if wait > 0:
                 if self._too_old(notification):
                     # Waiting on a rate limit or an absent Redis counts against RETRY_MAX_AGE as retries do:
                     # an order message a day late is worse than a clear failure the shop can act on.
-                    return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
+                    return (yield from self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED,
+                                                    keep_trying))
                 log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
-                return self._again(notification, owner, wait)
+                return (yield from self._again(notification, owner, wait, keep_trying))
             try:
-                receipt = self._send(step, message)
+                receipt = yield _Send(step, message)
             except PermanentFailure as failure:
                 self._record(notification, step.channel, AttemptOutcome.PERMANENT_FAILURE, failure.reason)
                 if failure.recipient_state:
                     contact.set_state(step.channel, ChannelState(failure.recipient_state))
-                    self._contacts.update(contact)
+                    yield _Call(self._contacts.update, (contact,))
                 continue
             except TransientFailure as failure:
                 self._record(notification, step.channel, AttemptOutcome.TRANSIENT_FAILURE, failure.reason)
                 if failure.retry_after:
-                    self._pause(step.channel, failure.retry_after)
+                    yield _Call(self._pause, (step.channel, failure.retry_after))
                 retry_after = max(retry_after or 0.0, failure.retry_after or 0.0)
                 if fall_back_at_once:
                     continue
@@ -194,8 +313,9 @@ class DeliveryEngine:
             self._record(notification, step.channel, AttemptOutcome.SENT, provider_id=receipt.provider_message_id)
             notification.channel = step.channel
             log.info("notification.sent id=%s channel=%s", notification.id, step.channel)
-            return self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[step.channel])
-        return self._retry_or_fail(notification, owner, contact, retry_after)
+            return (yield from self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[step.channel],
+                                            keep_trying))
+        return (yield from self._retry_or_fail(notification, owner, contact, retry_after, keep_trying))
 
     def _recipient(self, notification: Notification) -> Contact | None:
         if notification.contact_id is not None:
@@ -223,14 +343,14 @@ class DeliveryEngine:
         fresh = [s for s in usable if transient(s) < self._policy.fallback_after]
         return skips, fresh or [s for s in usable if transient(s) < self._policy.retry.max_attempts]
 
-    def _acquire(self, step: routing.Step) -> float:
+    def _acquire(self, step: routing.Step) -> Generator[_Effect, Any, float]:
         limits = self._limits.for_send(step.channel, step.address)
         waited = 0.0
         try:
-            while (wait := self._limiter.try_acquire(limits)) > 0:
+            while (wait := (yield _Call(self._limiter.try_acquire, (limits,)))) > 0:
                 if waited + wait > self._policy.max_rate_wait_seconds:
                     return wait
-                self._sleep(wait)
+                yield _Sleep(wait)
                 waited += wait
         except RateLimiterUnavailable as exc:
             log.warning("notification.rate_limiter_unavailable channel=%s error=%s", step.channel, exc)
@@ -245,61 +365,68 @@ class DeliveryEngine:
             log.warning("notification.pause_not_shared channel=%s error=%s", channel, exc)
 
     def _retry_or_fail(self, notification: Notification, owner: str, contact: Contact,
-                       retry_after: float | None) -> Notification:
+                       retry_after: float | None, keep_trying: Callable[[], bool] | None) -> _Pass:
         """After a pass without success: come back later while a channel has retries left."""
         transient = [a for a in notification.attempts if a.outcome is AttemptOutcome.TRANSIENT_FAILURE]
         if not transient:
             tried = any(a.outcome is not AttemptOutcome.SKIPPED for a in notification.attempts)
-            return self._finish(notification, owner, NotificationStatus.FAILED,
-                                DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL)
+            return (yield from self._finish(notification, owner, NotificationStatus.FAILED,
+                                            DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL, keep_trying))
         if self._too_old(notification) or not self._candidates(notification, contact)[1]:
-            return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED)
+            return (yield from self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED,
+                                            keep_trying))
         failures = notification.failures(transient[-1].channel, AttemptOutcome.TRANSIENT_FAILURE)
-        return self._again(notification, owner, self._policy.retry.delay(failures, retry_after))
+        return (yield from self._again(notification, owner, self._policy.retry.delay(failures, retry_after),
+                                       keep_trying))
 
-    def _crashed(self, notification: Notification, owner: str, error: Exception) -> Notification:
+    def _crashed(self, notification: Notification, owner: str, error: Exception,
+                 keep_trying: Callable[[], bool] | None) -> _Pass:
         channel = notification.channel or (notification.channels or self._channel_order)[0]
         self._record(notification, channel, AttemptOutcome.CRASHED, f"crashed: {type(error).__name__}")
         crashes = sum(1 for a in notification.attempts if a.outcome is AttemptOutcome.CRASHED)
         if crashes >= self._policy.max_crashes:
-            return self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_CRASHED)
-        return self._again(notification, owner, self._policy.retry.delay(crashes))
+            return (yield from self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_CRASHED,
+                                            keep_trying))
+        return (yield from self._again(notification, owner, self._policy.retry.delay(crashes), keep_trying))
 
     def _too_old(self, notification: Notification) -> bool:
         assert notification.created_at is not None
         return self._clock.now() - notification.created_at >= self._policy.retry.max_age
 
-    def _again(self, notification: Notification, owner: str, delay: float) -> Notification:
+    def _again(self, notification: Notification, owner: str, delay: float,
+               keep_trying: Callable[[], bool] | None) -> _Pass:
         notification.next_attempt_at = self._clock.now() + timedelta(seconds=delay)
         notification.result = QUEUED_FOR_RETRY
-        if not self._write_outcome(self._queue.reschedule, notification, owner):
+        if not (yield from self._write_outcome(notification, owner, False, keep_trying)):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
         return notification
 
     def _finish(self, notification: Notification, owner: str, status: NotificationStatus,
-                result: str) -> Notification:
+                result: str, keep_trying: Callable[[], bool] | None) -> _Pass:
         notification.status = status
         notification.result = result
         if status is NotificationStatus.FAILED:
             log.warning("notification.failed id=%s result=%s", notification.id, result)
-        if not self._write_outcome(self._queue.complete, notification, owner):
+        if self._status_callback is not None:
+            # Written with the outcome, in its transaction: the shop hears of every final status.
+            notification.unsaved_callback = self._status_callback(notification)
+        if not (yield from self._write_outcome(notification, owner, True, keep_trying)):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
             return notification
         self._telemetry.finished(notification)
-        if self._on_status is not None:
-            self._on_status(notification)
         return notification
 
-    def _write_outcome(self, write: Callable[[Notification, str], bool], notification: Notification,
-                       owner: str) -> bool:
-        """``write(notification, owner)``, tried again while the database is away if this pass holds
-        a send the messenger accepted; other outcomes are simply redone by the next pass."""
+    def _write_outcome(self, notification: Notification, owner: str, complete: bool,
+                       keep_trying: Callable[[], bool] | None) -> Generator[_Effect, Any, bool]:
+        """Complete or reschedule, tried again while the database is away if this pass holds a
+        send the messenger accepted; other outcomes are simply redone by the next pass."""
         confirmed = any(a.outcome is AttemptOutcome.SENT for a in notification.unsaved_attempts)
-        keep_trying = self._this_pass.keep_trying or self._patience(self._policy.outcome_write_patience_seconds)
+        keep_trying = keep_trying or self._patience(self._policy.outcome_write_patience_seconds)
         pause = 0.1
         while True:
             try:
-                return write(notification, owner)
+                held: bool = yield _EndPass(notification, owner, complete)
+                return held
             except self._outage_errors as error:
                 if not confirmed or not keep_trying():
                     if confirmed:
@@ -308,7 +435,7 @@ class DeliveryEngine:
                     raise
                 log.warning("notification.outcome_write_retry id=%s error=%s", notification.id,
                             type(error).__name__)
-                self._sleep(pause)
+                yield _Sleep(pause)
                 pause = min(pause * 2, 2.0)
 
     def _patience(self, seconds: float) -> Callable[[], bool]:
@@ -320,6 +447,16 @@ class DeliveryEngine:
         started, throttled = self._timer(), False
         try:
             return self._gateways[step.channel].send(step.address, message)
+        except TransientFailure as failure:
+            throttled = failure.throttled
+            raise
+        finally:
+            self._telemetry.provider_call(step.channel, self._timer() - started, throttled)
+
+    async def _send_async(self, step: routing.Step, message: OutgoingMessage) -> SendReceipt:
+        started, throttled = self._timer(), False
+        try:
+            return await self._gateways[step.channel].send_async(step.address, message)
         except TransientFailure as failure:
             throttled = failure.throttled
             raise

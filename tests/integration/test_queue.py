@@ -10,11 +10,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlNotificationRepository
 from omnibot.adapters.wakeup import PostgresWakeup
 from omnibot.domain.errors import IdempotencyConflict
-from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Channel,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+    StatusCallback,
+)
 from tests.fakes import ManualClock
 
 
@@ -182,8 +190,13 @@ def test_passes_end_together_in_one_transaction_and_a_lost_lease_keeps_its_attem
         notification.unsaved_attempts.append(attempt)
     sent.status = lost.status = NotificationStatus.SENT
     rescheduled.status = NotificationStatus.QUEUED
+    sent.unsaved_callback = StatusCallback("https://shop.example/hook", '{"status": "sent", "of": "sent"}')
+    lost.unsaved_callback = StatusCallback("https://shop.example/hook", '{"status": "sent", "of": "lost"}')
     assert queue.end_passes([(sent, "w1"), (lost, "w1"), (rescheduled, "w1")]) == [True, False, True]
-    assert all(n.unsaved_attempts == [] for n in (sent, lost, rescheduled))
+    assert all(n.unsaved_attempts == [] and n.unsaved_callback is None for n in (sent, lost, rescheduled))
+    # The shop hears of the outcome that was written, in its transaction; not of the lost lease's.
+    [callback] = SqlCallbackOutbox(engine, clock.now).claim(10, lease_seconds=60)
+    assert (callback.notification_id, callback.body) == (sent.id, '{"status": "sent", "of": "sent"}')
     repository = SqlNotificationRepository(engine, now=clock.now)
     stored = {n.id: repository.get(n.id) for n in (sent, lost, rescheduled)}
     assert {n.id: stored[n.id].status for n in (sent, lost, rescheduled)} == {  # type: ignore[union-attr]

@@ -72,6 +72,9 @@ def make_world(trust_order_links: bool = False) -> World:
         slept.append(seconds)
         clock.advance(seconds)
 
+    async def sleep_async(seconds: float) -> None:
+        sleep(seconds)
+
     policy = DeliveryPolicy(retry=RetryPolicy(base_seconds=2, max_attempts=4, jitter=lambda ceiling: ceiling),
                             fallback_after=2)
     tokens = InMemoryLinkTokenRepository()
@@ -79,7 +82,7 @@ def make_world(trust_order_links: bool = False) -> World:
     engine = DeliveryEngine(contacts, tokens, messages, queue,
                             {Channel.TELEGRAM: telegram, Channel.VIBER: viber}, limiter,
                             RateLimits(limits_for_tests, lambda channel: f"{channel}"), clock, policy, sleep=sleep,
-                            trust_order_links=trust_order_links)
+                            sleep_async=sleep_async, trust_order_links=trust_order_links)
     notifier = Notifier(queue, engine, clock, owner="api:test")
     links = LinkIssuer(tokens, clock, b"test-key", "shop_bot", "shopbot", random_bytes=lambda n: bytes(range(n)))
     linking = Linking(contacts, tokens, links, messages, clock, "UA")

@@ -1,8 +1,15 @@
-"""The worker's delivery passes: backoff, fallback after repeated failures, 429 pauses, rate limits."""
+"""The worker's delivery passes: backoff, fallback after repeated failures, 429 pauses, rate limits.
+
+Every test runs twice: the pass driven on the calling thread (``deliver``, the synchronous trigger)
+and on an event loop (``deliver_async``, the worker's); the decisions must be the same.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -15,14 +22,39 @@ from omnibot.domain.model import (
     DeliveryAttempt,
     Notification,
     NotificationStatus,
+    StatusCallback,
 )
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import NotificationRequest
 from tests.fakes import InMemoryContactRepository, InMemoryDeliveryQueue
-from tests.unit.conftest import PHONE, World, limits_for_tests
+from tests.unit.conftest import PHONE, World, limits_for_tests, make_world
 
 OWNER = "worker:test"
+
+
+class OnEventLoop:
+    """A ``DeliveryEngine`` whose ``deliver`` runs the pass as the worker does, on an event loop."""
+
+    def __init__(self, engine: DeliveryEngine) -> None:
+        object.__setattr__(self, "engine", engine)
+
+    def deliver(self, notification: Notification, owner: str, **options: Any) -> Notification:
+        return asyncio.run(self.engine.deliver_async(notification, owner, **options))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.engine, name, value)
+
+
+@pytest.fixture(params=["thread", "event loop"])
+def world(request: pytest.FixtureRequest) -> World:
+    world = make_world()
+    if request.param == "event loop":
+        world.engine = OnEventLoop(world.engine)  # type: ignore[assignment]
+    return world
 
 
 def submit(world: World, **fields: object) -> str:
@@ -250,14 +282,23 @@ class QueueAwayFor(InMemoryDeliveryQueue):
 
 
 def engine_on(world: World, queue: InMemoryDeliveryQueue | None = None,
-              contacts: InMemoryContactRepository | None = None, keep_trying_seconds: float = 20.0) -> DeliveryEngine:
-    """An engine of the world's, over another queue or contacts."""
-    return DeliveryEngine(
+              contacts: InMemoryContactRepository | None = None, keep_trying_seconds: float = 20.0,
+              status_callback: Callable[[Notification], StatusCallback | None] | None = None) -> DeliveryEngine:
+    """An engine of the world's, over another queue or contacts, driven as the world's is."""
+
+    async def sleep_async(seconds: float) -> None:
+        world.clock.advance(seconds)
+
+    engine = DeliveryEngine(
         contacts or world.contacts, world.tokens, Messages(load_templates(), default_language="en"),
         queue or world.queue, {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
         RateLimits(limits_for_tests, lambda channel: f"{channel}"), world.clock,
         DeliveryPolicy(outcome_write_patience_seconds=keep_trying_seconds), sleep=world.clock.advance,
-        outage_errors=(DatabaseAway,), timer=lambda: world.clock.now().timestamp())
+        sleep_async=sleep_async, outage_errors=(DatabaseAway,), timer=lambda: world.clock.now().timestamp(),
+        status_callback=status_callback)
+    if isinstance(world.engine, OnEventLoop):
+        return OnEventLoop(engine)  # type: ignore[return-value]
+    return engine
 
 
 def test_a_send_the_messenger_accepted_is_written_once_the_database_is_back(world: World) -> None:
@@ -355,3 +396,35 @@ def test_a_claimed_batch_brings_its_customers_in_one_query_by_the_same_rules(wor
     assert results == {by_phone: "Sent via Telegram", by_contact: "Sent via Telegram",
                        unproved: "Failed: User not found"}
     assert counting.lookups == 1  # the unproved one's own lookup; the others came with the batch
+
+
+def callback_of(notification: Notification) -> StatusCallback:
+    return StatusCallback("https://shop.example/hook", f"{notification.id}:{notification.status}")
+
+
+def test_the_status_callback_is_written_with_the_final_outcome_and_only_then(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    world.telegram.failure = TransientFailure("telegram: HTTP 502")
+    notification_id = submit(world)
+    engine = engine_on(world, status_callback=callback_of)
+    [claimed] = world.queue.claim(OWNER, 10, 60)
+    assert engine.deliver(claimed, OWNER).result == "Queued for retry"
+    assert world.queue.callbacks == []  # not final: nothing to tell the shop yet
+    world.telegram.failure = None
+    world.clock.advance(60)
+    [again] = world.queue.claim(OWNER, 10, 60)
+    assert engine.deliver(again, OWNER).result == "Sent via Telegram"
+    assert world.queue.callbacks == [(notification_id, callback_of(again))]
+
+
+def test_a_pass_that_lost_its_lease_writes_no_status_callback(world: World) -> None:
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    submit(world)
+    [claimed] = world.queue.claim(OWNER, 10, 60)
+    world.clock.advance(61)
+    [taken_over] = world.queue.claim("worker:other", 10, 60)
+    assert engine_on(world, status_callback=callback_of).deliver(claimed, OWNER).result == "Sent via Telegram"
+    assert world.queue.callbacks == []  # the pass holding the lease now tells the shop
+    assert engine_on(world, status_callback=callback_of).deliver(taken_over, "worker:other").status \
+        is NotificationStatus.SENT
+    assert len(world.queue.callbacks) == 1

@@ -15,31 +15,31 @@ _PSYCOPG_SCHEME = "postgresql+psycopg://"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Threads of each `omnibot serve` process (gunicorn's gthread): at most this many requests at once.
 API_THREADS = 8
-# A delivery worker's threads spend their pass waiting on the messenger and touch the database at
-# its start and end only: one connection for every few sends in flight is plenty.
-SENDS_PER_CONNECTION = 8
-MAX_WORKER_POOL = 16
+# A delivery worker's sends wait on its event loop and hold no connection; its claims and the
+# passes' calls to the store run on this many threads, and one more writes the passes' outcomes
+# (group commit). However many sends it keeps in flight, that is all the connections it uses.
+WORKER_STORE_THREADS = 8
+WORKER_POOL = WORKER_STORE_THREADS + 1
 
 
-def pool_limits(role: str, worker_concurrency: int, embedded_worker: bool = False) -> tuple[int, int]:
+def pool_limits(role: str, embedded_worker: bool = False) -> tuple[int, int]:
     """``(pool_size, max_overflow)`` of a process's pool, from the work it does (README, "Connections").
 
-    An API process never needs more connections than it has threads; a worker one per
-    ``SENDS_PER_CONNECTION`` sends in flight, capped. A worker also holds one connection for
-    LISTEN, outside the pool. The embedded default (SQLite) runs both in one process. No
-    overflow: an overflow connection is closed when it comes back, so a busy process would open
-    and close connections all the time (a PostgreSQL backend each).
+    An API process never needs more connections than it has threads; a worker one per store
+    thread and one for its group commit. A worker also holds one connection for LISTEN, outside
+    the pool. The embedded default (SQLite) runs both in one process. No overflow: an overflow
+    connection is closed when it comes back, so a busy process would open and close connections
+    all the time (a PostgreSQL backend each).
     """
-    worker = max(2, min(MAX_WORKER_POOL, -(-worker_concurrency // SENDS_PER_CONNECTION)))
     if role == "worker":
-        return worker, 0
-    return (API_THREADS + worker, 0) if embedded_worker else (API_THREADS, 0)
+        return WORKER_POOL, 0
+    return (API_THREADS + WORKER_POOL, 0) if embedded_worker else (API_THREADS, 0)
 
 
-def connections_needed(serve_processes: int, workers: int, worker_concurrency: int) -> int:
+def connections_needed(serve_processes: int, workers: int) -> int:
     """PostgreSQL connections that ``serve_processes`` API processes and ``workers`` workers can hold."""
-    api_size, api_overflow = pool_limits("api", worker_concurrency)
-    worker_size, worker_overflow = pool_limits("worker", worker_concurrency)
+    api_size, api_overflow = pool_limits("api")
+    worker_size, worker_overflow = pool_limits("worker")
     return serve_processes * (api_size + api_overflow) + workers * (worker_size + worker_overflow + 1)
 
 

@@ -50,11 +50,27 @@ class GroupCommitQueue:
         self._writer.start()
 
     def complete(self, notification: Notification, owner: str) -> bool:
-        return self._end(notification, owner)
+        return self.end_later(notification, owner, complete=True).result()
 
     def reschedule(self, notification: Notification, owner: str) -> bool:
-        notification.status = NotificationStatus.QUEUED
-        return self._end(notification, owner)
+        return self.end_later(notification, owner, complete=False).result()
+
+    def end_later(self, notification: Notification, owner: str, *, complete: bool) -> Future[bool]:
+        """Hand a pass's outcome over; the future answers, once it is durable, whether the lease
+        was still held. An event loop awaits it without giving a thread to each pass."""
+        if not complete:
+            notification.status = NotificationStatus.QUEUED
+        ended: Future[bool] = Future()
+        with self._changed:
+            if not self._closed:
+                self._waiting.append((notification, owner, ended))
+                self._changed.notify()
+                return ended
+        try:
+            ended.set_result(self._queue.end_passes([(notification, owner)])[0])
+        except Exception as error:
+            ended.set_exception(error)
+        return ended
 
     @property
     def waiting(self) -> int:
@@ -68,15 +84,6 @@ class GroupCommitQueue:
             self._closed = True
             self._changed.notify()
         self._writer.join()
-
-    def _end(self, notification: Notification, owner: str) -> bool:
-        ended: Future[bool] = Future()
-        with self._changed:
-            if self._closed:
-                return self._queue.end_passes([(notification, owner)])[0]
-            self._waiting.append((notification, owner, ended))
-            self._changed.notify()
-        return ended.result()
 
     def _write_forever(self) -> None:
         while True:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from omnibot.adapters.db import rows
 from omnibot.adapters.db.errors import translate
-from omnibot.adapters.db.tables import delivery_attempts, notifications
+from omnibot.adapters.db.tables import delivery_attempts, notifications, status_callbacks
 from omnibot.domain.errors import IdempotencyConflict
 from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
 
@@ -109,8 +109,9 @@ class SqlDeliveryQueue:
 
     def end_passes(self, passes: Sequence[tuple[Notification, str]]) -> list[bool]:
         """End many passes in one transaction (``complete`` or ``reschedule`` as their status says):
-        every attempt in one multi-row INSERT, the outcomes in one executemany UPDATE. Per pass,
-        whether its owner still held the lease; the attempts are written either way."""
+        every attempt in one multi-row INSERT, the outcomes in one executemany UPDATE, the status
+        callbacks of the passes that held their lease in one INSERT. Per pass, whether its owner
+        still held the lease; the attempts are written either way."""
         now = self._now()
         for notification, _ in passes:
             notification.updated_at = now
@@ -129,8 +130,16 @@ class SqlDeliveryQueue:
                         for notification, _ in passes if notification.id in held]
             if outcomes:
                 connection.execute(_END_LEASE, outcomes)
+            callbacks = [{"notification_id": notification.id, "url": notification.unsaved_callback.url,
+                          "body": notification.unsaved_callback.body, "attempts": 0, "next_attempt_at": now,
+                          "created_at": now}
+                         for notification, _ in passes
+                         if notification.id in held and notification.unsaved_callback is not None]
+            if callbacks:
+                connection.execute(status_callbacks.insert(), callbacks)
         for notification, _ in passes:
             notification.unsaved_attempts.clear()
+            notification.unsaved_callback = None
         return [notification.id in held for notification, _ in passes]
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:
