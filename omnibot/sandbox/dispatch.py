@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from omnibot.sandbox.fault_settings import ErrorRule
 from omnibot.sandbox.state import ApiCallRecord, SandboxState
+from omnibot.sandbox.traffic import Admission
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class ApiCall:
     # Whom a message goes to (a Telegram chat id, a Viber user id): set on sends, which the rate
     # limits and the throughput figures follow.
     recipient: str | None = None
+    # A Telegram send with allow_paid_broadcast: a higher bot-wide limit, paid for in Stars.
+    paid_broadcast: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,9 @@ class Dialect(Protocol):
 
     def unavailable(self) -> ApiAnswer: ...
 
-    def too_many_requests(self, retry_after: int) -> ApiAnswer: ...
+    def refused(self, admission: Admission) -> ApiAnswer:
+        """A send the rate limits (or, for a paid broadcast, the bot's balance) did not let go."""
+        ...
 
 
 class Dispatcher:
@@ -103,9 +108,9 @@ class Dispatcher:
     def _send(self, call: ApiCall, method: Method) -> ApiAnswer:
         assert call.recipient is not None
         traffic = self._state.traffic
-        admission = traffic.admit(call.channel, call.recipient)
+        admission = traffic.admit(call.channel, call.recipient, call.paid_broadcast)
         if admission.refused:
-            return self._dialects[call.channel].too_many_requests(admission.retry_after)
+            return self._dialects[call.channel].refused(admission)
         answer = method(call)
         traffic.settled(call.channel, admission, answer.ok)
         return answer

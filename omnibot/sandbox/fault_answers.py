@@ -11,6 +11,7 @@ from typing import Any
 
 from omnibot.sandbox.dispatch import ApiAnswer
 from omnibot.sandbox.fault_settings import ErrorRule
+from omnibot.sandbox.traffic import SHORT_OF_STARS, Admission
 from omnibot.sandbox.viber_api import CHAT_HOSTNAME, GENERAL_ERROR, STATUS_MESSAGES
 
 # The typical description of each code, from the Bot API's error table; 429's names its wait.
@@ -22,6 +23,10 @@ TELEGRAM_DESCRIPTIONS = {
     409: "Conflict: terminated by other getUpdates request",
 }
 UNAVAILABLE = 502
+# The sandbox's own wording: neither the Bot API documentation nor any public report we found
+# names the error Telegram answers a paid broadcast the bot's Stars cannot pay for (MTProto calls a
+# short Stars balance BALANCE_TOO_LOW elsewhere, e.g. for paid reactions).
+NOT_ENOUGH_STARS = "Bad Request: not enough stars for paid broadcast"
 
 
 def phrase(code: int) -> str:
@@ -46,6 +51,11 @@ class TelegramDialect:
     def unavailable(self) -> ApiAnswer:
         return self._error(UNAVAILABLE, telegram_description(UNAVAILABLE))
 
+    def refused(self, admission: Admission) -> ApiAnswer:
+        if admission.over == SHORT_OF_STARS:
+            return self._error(400, NOT_ENOUGH_STARS)
+        return self.too_many_requests(admission.retry_after)
+
     def too_many_requests(self, retry_after: int, description: str | None = None) -> ApiAnswer:
         return self._error(429, description or f"Too Many Requests: retry after {retry_after}",
                            {"retry_after": retry_after})
@@ -67,8 +77,8 @@ class ViberDialect:
     def unavailable(self) -> ApiAnswer:
         return self._bare(UNAVAILABLE)
 
-    def too_many_requests(self, retry_after: int) -> ApiAnswer:
-        return self._status(12)  # Viber names no wait
+    def refused(self, admission: Admission) -> ApiAnswer:
+        return self._status(12)  # tooManyRequests; Viber names no wait
 
     @staticmethod
     def _status(status: int, message: str | None = None) -> ApiAnswer:

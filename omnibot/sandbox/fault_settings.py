@@ -94,7 +94,8 @@ class Outage(_Strict):
 
 
 class RateLimits(_Strict):
-    """Telegram's token buckets (per bot, per chat) and Viber's hourly cap per user."""
+    """Telegram's token buckets (per bot, per chat, per bot for paid broadcasts), the bot's Stars
+    balance that pays for those, and Viber's hourly cap per user."""
 
     enforce: bool = True
     telegram_per_second: float = Field(default=30, gt=0)
@@ -102,11 +103,19 @@ class RateLimits(_Strict):
     telegram_burst: float | None = Field(default=None, ge=1)
     telegram_per_chat_per_second: float = Field(default=1, gt=0)
     telegram_chat_burst: float = Field(default=1, ge=1)
+    # Sends with allow_paid_broadcast (Bot API 7.11); their bucket holds one second's worth too.
+    telegram_paid_per_second: float = Field(default=1000, gt=0)
+    # Stars the bot starts with; enough that only a test meaning to run out ever does.
+    telegram_stars_balance: float = Field(default=100_000, ge=0)
     viber_per_user_per_hour: int = Field(default=100, ge=1)
 
     @property
     def telegram_bucket(self) -> float:
         return self.telegram_burst if self.telegram_burst is not None else max(1.0, self.telegram_per_second)
+
+    @property
+    def telegram_paid_bucket(self) -> float:
+        return max(1.0, self.telegram_paid_per_second)
 
 
 class FaultSettings(_Strict):

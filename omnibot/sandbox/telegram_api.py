@@ -45,7 +45,8 @@ class TelegramBot:
              unreadable: str | None = None) -> ApiAnswer:
         """Run one Bot API call through the dispatcher; ``unreadable`` explains a bad body."""
         name = self._canonical.get(method.lower(), method)
-        call = ApiCall(TELEGRAM, name, params, via, recipient=_recipient(name, params))
+        call = ApiCall(TELEGRAM, name, params, via, recipient=_recipient(name, params),
+                       paid_broadcast=name == "sendMessage" and params_of.boolean(params, "allow_paid_broadcast"))
         return self._dispatcher.handle(call, lambda c: self._execute(token, c, unreadable))
 
     def _execute(self, token: str, call: ApiCall, unreadable: str | None) -> ApiAnswer:

@@ -5,6 +5,12 @@ if the send may go, takes its tokens and notes its time in the sliding one-secon
 windows hold exactly the sends the limiter let through, in clock order, and "never more than N to
 one chat in any second" is checked against the same instants the limiter used. Each step is O(1)
 amortised: a window keeps only its last second (a Viber user's, their last hour).
+
+Paid broadcasts (``allow_paid_broadcast``) pass a bot-wide bucket of their own, at 1000 a second
+by default; one is free when it finds a token in the free bucket, which it then takes, and costs
+0.1 Stars otherwise. ``admit`` holds those Stars back from the balance; ``settled`` spends them if
+the message was delivered and puts them back if not, so only delivered messages are paid for and
+concurrent sends can never overdraw the balance.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from omnibot.sandbox.fault_settings import RateLimits
 
 TELEGRAM = "telegram"
 VIBER = "viber"
+# ``Admission.over`` for a paid broadcast refused because the bot cannot pay for it.
+SHORT_OF_STARS = "telegram_stars"
 _HOUR = 3600.0
+# Stars are counted in tenths, so that 0.1 a message adds up exactly.
+_PAID_MESSAGE_TENTHS = 1
 
 
 @dataclass
@@ -40,13 +50,23 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
 
 
+@dataclass
+class _Stars:
+    """The bot's Stars balance, in tenths of a Star."""
+
+    tenths: int
+
+
 @dataclass(frozen=True)
 class Admission:
     """``admit``'s verdict: ``at`` the send went, or why not and when to try again."""
 
     at: float
-    over: str | None = None  # "telegram_bot", "telegram_chat" or "viber_user"
+    # "telegram_bot", "telegram_chat" or "viber_user"; or SHORT_OF_STARS, which has no retry_after.
+    over: str | None = None
     retry_after: int = 0
+    # The balance a paid broadcast's Stars are held back from, until the send is settled.
+    charged_to: _Stars | None = None
 
     @property
     def refused(self) -> bool:
@@ -81,9 +101,13 @@ class Traffic:
     def _rebuild(self, limits: RateLimits | None) -> None:
         self._configured = limits
         self._limits = limits if limits is not None and limits.enforce else None
-        size = self._limits.telegram_bucket if self._limits else 1.0
-        rate = self._limits.telegram_per_second if self._limits else 1.0
-        self._bot_bucket = _Bucket(rate, size, size, self._clock())
+        # With no limits in force nobody asks the buckets; building them from the defaults is simplest.
+        shape, now = self._limits or RateLimits(), self._clock()
+        self._bot_bucket = _Bucket(shape.telegram_per_second, shape.telegram_bucket, shape.telegram_bucket, now)
+        self._paid_bucket = _Bucket(shape.telegram_paid_per_second, shape.telegram_paid_bucket,
+                                    shape.telegram_paid_bucket, now)
+        # A new balance object: Stars held back from the old one are not put back into this one.
+        self._stars = _Stars(math.floor(shape.telegram_stars_balance * 10 + 1e-9))
         self._chat_buckets: dict[str, _Bucket] = {}
         self._viber_sends: dict[str, deque[float]] = {}
 
@@ -93,6 +117,7 @@ class Traffic:
             self._delivered: Counter[str] = Counter({TELEGRAM: 0, VIBER: 0})
             self._over: Counter[str] = Counter({"telegram_bot": 0, "telegram_chat": 0, "viber_user": 0})
             self._injected = self._outage_hits = 0
+            self._paid = self._stars_spent_tenths = 0
             self._chat_window: dict[str, deque[float]] = {}
             self._bot_window: deque[float] = deque()
             self._max_chat = self._max_bot = 0
@@ -115,27 +140,37 @@ class Traffic:
 
     # --- sends -------------------------------------------------------------------------------
 
-    def admit(self, channel: str, recipient: str) -> Admission:
-        """Let one send to ``recipient`` (a Telegram chat id, a Viber user id) go, or refuse it."""
+    def admit(self, channel: str, recipient: str, paid_broadcast: bool = False) -> Admission:
+        """Let one send to ``recipient`` (a Telegram chat id, a Viber user id) go, or refuse it.
+
+        ``paid_broadcast``: a Telegram send with ``allow_paid_broadcast``.
+        """
         with self._lock:
             now = self._clock()
             if channel == TELEGRAM:
-                refusal = self._telegram_refusal(recipient, now)
-                if refusal is None:
+                admission = self._telegram_admission(recipient, now, paid_broadcast)
+                if not admission.refused:
                     self._telegram_sent(recipient, now)
             else:
-                refusal = self._viber_refusal(recipient, now)
-            if refusal is None:
-                return Admission(now)
-            self._over[str(refusal.over)] += 1
-            return refusal
+                admission = self._viber_refusal(recipient, now) or Admission(now)
+            if admission.refused and admission.over != SHORT_OF_STARS:
+                self._over[str(admission.over)] += 1
+            return admission
 
     def settled(self, channel: str, admission: Admission, delivered: bool) -> None:
-        """An admitted send's outcome: delivered ones count toward throughput."""
+        """An admitted send's outcome: delivered ones count toward throughput, and a paid
+        broadcast's Stars are spent if it was delivered and put back if not."""
+        stars = admission.charged_to
         if not delivered:
+            if stars is not None:
+                with self._lock:
+                    stars.tenths += _PAID_MESSAGE_TENTHS
             return
         with self._lock:
             self._delivered[channel] += 1
+            if stars is not None:
+                self._paid += 1
+                self._stars_spent_tenths += _PAID_MESSAGE_TENTHS
             at = admission.at
             self._first_send = at if self._first_send is None else min(self._first_send, at)
             self._last_send = at if self._last_send is None else max(self._last_send, at)
@@ -145,21 +180,30 @@ class Traffic:
         with self._lock:
             self._viber_sends.pop(viber_user_id, None)
 
-    def _telegram_refusal(self, chat: str, now: float) -> Admission | None:
+    def _telegram_admission(self, chat: str, now: float, paid_broadcast: bool) -> Admission:
         limits = self._limits
         if limits is None:
-            return None
+            return Admission(now)
         bucket = self._chat_buckets.get(chat)
         if bucket is None:
             size = limits.telegram_chat_burst
             bucket = self._chat_buckets[chat] = _Bucket(limits.telegram_per_chat_per_second, size, size, now)
-        chat_wait, bot_wait = bucket.wait(now), self._bot_bucket.wait(now)
+        chat_wait, free_wait = bucket.wait(now), self._bot_bucket.wait(now)
+        bot_wait = self._paid_bucket.wait(now) if paid_broadcast else free_wait
         if chat_wait or bot_wait:
             over = "telegram_chat" if chat_wait else "telegram_bot"
             return Admission(now, over, retry_after(max(chat_wait, bot_wait)))
+        charged = paid_broadcast and free_wait > 0
+        if charged and self._stars.tenths < _PAID_MESSAGE_TENTHS:
+            return Admission(now, SHORT_OF_STARS)
         bucket.tokens -= 1
-        self._bot_bucket.tokens -= 1
-        return None
+        if paid_broadcast:
+            self._paid_bucket.tokens -= 1
+        if not charged:
+            self._bot_bucket.tokens -= 1
+            return Admission(now)
+        self._stars.tenths -= _PAID_MESSAGE_TENTHS
+        return Admission(now, charged_to=self._stars)
 
     def _telegram_sent(self, chat: str, now: float) -> None:
         window = self._chat_window.get(chat)
@@ -196,6 +240,10 @@ class Traffic:
                 "over_limit": dict(self._over),
                 "injected_errors": self._injected,
                 "outage_hits": self._outage_hits,
+                "telegram_paid": self._paid,
+                "telegram_stars_spent": self._stars_spent_tenths / 10,
+                # Not a counter: what is left, which only new limits or a full reset refill.
+                "telegram_stars_balance": self._stars.tenths / 10 if self._limits else None,
                 "max_per_chat_in_any_second": self._max_chat,
                 "max_per_bot_in_any_second": self._max_bot,
                 "first_send_at": self._first_send,

@@ -448,7 +448,8 @@ def test_cli_flags_become_the_initial_faults() -> None:
             "viber.send_message": {"rate": 0.1, "status": 12},
             "viber.get_account_info": {"rate": 0.5, "http_status": 503}},
         "rate_limits": {"enforce": True, "telegram_per_second": 50.0, "telegram_per_chat_per_second": 2.0,
-                        "telegram_chat_burst": 1.0, "viber_per_user_per_hour": 100},
+                        "telegram_chat_burst": 1.0, "telegram_paid_per_second": 1000.0,
+                        "telegram_stars_balance": 100000.0, "viber_per_user_per_hour": 100},
         "seed": 12345,
     }
     fixed = _parsed("--latency-ms", "100", "--telegram-rate", "10")
