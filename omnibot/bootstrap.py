@@ -143,7 +143,8 @@ def _token_key(prefix: str, token: str | None) -> str:
 def build(settings: Settings, *, role: str = "api") -> Services:
     url = database_url(settings.database_url)
     pool_size, max_overflow = pool_limits(role, embedded_worker=url.startswith("sqlite"))
-    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    # A worker retries what a dead connection fails (claims, outcome writes): no ping per checkout.
+    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pre_ping=role != "worker")
     clock = SystemClock()
     contacts = SqlContactRepository(engine, now=clock.now)
     wakeup: LocalWakeup | PostgresWakeup

@@ -235,6 +235,11 @@ class RateLimiter(Protocol):
         """
         ...
 
+    def try_acquire_many(self, requests: Sequence[Sequence[Limit]]) -> list[float]:
+        """``try_acquire`` for each request in turn, in one call (one round trip to a shared
+        store): per request, 0.0 when its tokens were taken, else its wait."""
+        ...
+
     def pause(self, key: str, seconds: float) -> None:
         """Refuse every acquire that touches ``key`` for ``seconds`` (a 429's ``retry_after``).
 

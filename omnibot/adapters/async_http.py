@@ -46,7 +46,7 @@ class AsyncHttp:
                    headers: dict[str, str] | None = None) -> Reply:
         try:
             async with self._own().post(url, data=json.dumps(payload, ensure_ascii=False).encode(),
-                                        headers=_json_headers(headers)) as response:
+                                        headers=headers) as response:
                 return Reply(response.status, await response.read())
         except TimeoutError as exc:
             # Never str(exc) or the URL: Telegram's URL carries the bot token.
@@ -62,13 +62,8 @@ class AsyncHttp:
     def _own(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+            # Every body is JSON: the header is the session's, not built again for each request.
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
+                                                  headers={"Content-Type": "application/json"},
                                                   skip_auto_headers=("User-Agent",))
         return self._session
-
-
-def _json_headers(extra: dict[str, str] | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if extra:
-        headers.update(extra)
-    return headers

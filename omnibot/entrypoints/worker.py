@@ -10,6 +10,7 @@ queue's group commit). Stopping (SIGTERM) stops claiming and lets the passes in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -44,7 +45,7 @@ def worker_name(role: str = "worker") -> str:
 @dataclass
 class WorkerConfig:
     concurrency: int = 512
-    batch_size: int = 100
+    batch_size: int = 200
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     # Threads for the passes' calls to the database and the rate limiter: a pass holds one only
@@ -70,7 +71,7 @@ class Worker:
         self._on_loop_end = on_loop_end
         self._store: StoreThreads | None = None
         # Claim again once this many passes have ended: a batch per round trip, not a pass.
-        self._refill_at = max(1, min(config.batch_size, config.concurrency) // 4)
+        self._refill_at = max(1, min(config.batch_size, config.concurrency) // 2)
 
     def run(self) -> None:
         """Deliver until ``stopping`` is set, then drain: the passes in flight finish."""
@@ -80,21 +81,31 @@ class Worker:
         log.info("worker.started owner=%s concurrency=%d", self.owner, self._config.concurrency)
         store = self._store = StoreThreads(self._config.store_threads)
         inflight: set[asyncio.Task[None]] = set()
+        # Set when enough passes have ended to claim another batch; waiting on the tasks
+        # themselves would register a callback on each of hundreds at every wake-up.
+        room = asyncio.Event()
+
+        def ended(task: asyncio.Task[None]) -> None:
+            inflight.discard(task)
+            if self._config.concurrency - len(inflight) >= self._refill_at:
+                room.set()
+
         next_housekeeping = 0.0
         try:
             while not self.stopping.is_set():
                 free = self._config.concurrency - len(inflight)
                 wanted = min(free, self._config.batch_size)
                 if inflight and wanted < self._refill_at:
-                    await asyncio.wait(inflight, timeout=self._config.poll_seconds,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    room.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(room.wait(), self._config.poll_seconds)
                 else:
                     claimed = await self._blocking(self._claim, wanted)
                     recipients = await self._blocking(self._recipients, claimed) if claimed else {}
                     for notification in claimed:
                         task = asyncio.create_task(self._deliver(notification, recipients.get(notification.id)))
                         inflight.add(task)
-                        task.add_done_callback(inflight.discard)
+                        task.add_done_callback(ended)
                     if len(claimed) < wanted:
                         # The queue is drained for now: sleep until something is enqueued.
                         await self._blocking(self._wakeup.wait, self._config.poll_seconds)

@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -117,11 +118,53 @@ class _EndPass:
 
 
 @dataclass(frozen=True, slots=True)
+class _Acquire:
+    """Take a token from each of these buckets, or from none; answers the wait (0 when taken)."""
+
+    limits: Sequence[Limit]
+
+
+@dataclass(frozen=True, slots=True)
 class _Sleep:
     seconds: float
 
 
-_Effect = _Send | _Call | _EndPass | _Sleep
+_Effect = _Send | _Call | _EndPass | _Acquire | _Sleep
+
+
+class _TokenRequests:
+    """The rate-limit tokens the passes of one event loop ask for, taken together: every pass
+    that asks during one turn of the loop is answered by one ``try_acquire_many`` (one round trip
+    to Redis), on the store threads."""
+
+    def __init__(self, limiter: RateLimiter, blocking: Executor | None) -> None:
+        self._limiter = limiter
+        self._blocking = blocking
+        self._asking: list[tuple[Sequence[Limit], asyncio.Future[float]]] = []
+
+    async def acquire(self, limits: Sequence[Limit]) -> float:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[float] = loop.create_future()
+        if not self._asking:
+            loop.call_soon(self._take, loop)  # after the other passes of this turn have asked
+        self._asking.append((limits, answer))
+        return await answer
+
+    def _take(self, loop: asyncio.AbstractEventLoop) -> None:
+        asking, self._asking = self._asking, []
+        taken = loop.run_in_executor(self._blocking, self._limiter.try_acquire_many, [limits for limits, _ in asking])
+
+        def answer(done: asyncio.Future[list[float]]) -> None:
+            error = done.exception()
+            for index, (_, waiting) in enumerate(asking):
+                if waiting.done():
+                    continue
+                if error is not None:
+                    waiting.set_exception(error)
+                else:
+                    waiting.set_result(done.result()[index])
+
+        taken.add_done_callback(answer)
 _Pass = Generator[_Effect, Any, Notification]
 
 
@@ -174,6 +217,8 @@ class DeliveryEngine:
         # pass through, and the lease running out brings the notification back.
         self._outage_errors = outage_errors
         self._writer = queue if isinstance(queue, PassWriter) else None
+        self._token_requests: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TokenRequests] = \
+            weakref.WeakKeyDictionary()
 
     def recipients_of(self, batch: Sequence[Notification]) -> dict[str, Contact]:
         """The customers of a claimed batch, in one query (``recipients.resolve_batch``); the rest
@@ -234,6 +279,8 @@ class DeliveryEngine:
     def _perform(self, effect: _Effect) -> Any:
         if isinstance(effect, _Send):
             return self._send(effect.step, effect.message)
+        if isinstance(effect, _Acquire):
+            return self._limiter.try_acquire(effect.limits)
         if isinstance(effect, _Call):
             return effect.function(*effect.args)
         if isinstance(effect, _EndPass):
@@ -245,6 +292,12 @@ class DeliveryEngine:
     async def _perform_async(self, effect: _Effect, blocking: Executor | None) -> Any:
         if isinstance(effect, _Send):
             return await self._send_async(effect.step, effect.message)
+        if isinstance(effect, _Acquire):
+            loop = asyncio.get_running_loop()
+            requests = self._token_requests.get(loop)
+            if requests is None:
+                requests = self._token_requests[loop] = _TokenRequests(self._limiter, blocking)
+            return await requests.acquire(effect.limits)
         if isinstance(effect, _Sleep):
             await self._sleep_async(effect.seconds)
             return None
@@ -347,7 +400,7 @@ class DeliveryEngine:
         limits = self._limits.for_send(step.channel, step.address)
         waited = 0.0
         try:
-            while (wait := (yield _Call(self._limiter.try_acquire, (limits,)))) > 0:
+            while (wait := (yield _Acquire(limits))) > 0:
                 if waited + wait > self._policy.max_rate_wait_seconds:
                     return wait
                 yield _Sleep(wait)

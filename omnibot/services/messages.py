@@ -8,8 +8,9 @@ those characters, never as markup.
 
 from __future__ import annotations
 
+import functools
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -56,7 +57,7 @@ class Messages:
         lang = self.language_for(language)
         template = (self._templates[lang].get(key) or self._templates[self.default_language].get(key)
                     or self._templates[FALLBACK_LANGUAGE][key])
-        return Template(template).safe_substitute(values)
+        return substitute(template, values)
 
     def order_ready(self, order_id: str | None, items: Sequence[str], language: str | None) -> OutgoingMessage:
         title_key = "order_ready.title" if order_id else "order_ready.title_no_order"
@@ -115,3 +116,30 @@ def _truncate_lines(lines: list[str]) -> str:
         kept.append(line)
         size += len(line) + 1
     return "\n".join(kept)
+
+
+def substitute(template: str, values: Mapping[str, str]) -> str:
+    """``string.Template(template).safe_substitute(values)``, from the template parsed once: the
+    worker renders every notification with the same few templates, and the regular expression's
+    callback per placeholder was a few percent of its CPU."""
+    parts, tail = _parsed(template)
+    return "".join([literal + (values.get(name, as_written) if name else "") for literal, name, as_written in parts]
+                   + [tail])
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(template: str) -> tuple[tuple[tuple[str, str | None, str], ...], str]:
+    """(literal text, placeholder name or None, the placeholder as written) in order, and the tail."""
+    parts: list[tuple[str, str | None, str]] = []
+    start = 0
+    for match in Template.pattern.finditer(template):
+        literal = template[start:match.start()]
+        name = match.group("named") or match.group("braced")
+        if name:
+            parts.append((literal, name, match.group(0)))
+        elif match.group("escaped") is not None:
+            parts.append((literal + Template.delimiter, None, ""))
+        else:  # a lone "$": kept as written, as safe_substitute does
+            parts.append((literal + match.group(0), None, ""))
+        start = match.end()
+    return tuple(parts), template[start:]

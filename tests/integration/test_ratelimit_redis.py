@@ -199,3 +199,23 @@ def test_a_server_that_does_not_answer_is_reported_as_unavailable() -> None:
         limiter.pause("bot:x", 5)
     with pytest.raises(RateLimiterUnavailable):
         limiter.paused()
+
+
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_many_acquires_in_one_call_keep_every_bucket(kind: str, limiter: RedisRateLimiter) -> None:
+    from omnibot.adapters.ratelimit import InMemoryRateLimiter
+
+    buckets = limiter if kind == "redis" else InMemoryRateLimiter()
+    bot = Limit("tg:bot:h", rate=3, burst=3)
+    buckets.pause("vb:paused", 30)
+    waits = buckets.try_acquire_many([
+        [bot, chat(1)], [bot, chat(2)], [bot, chat(1)],  # chat 1's second send must wait for its token
+        [bot, chat(3)], [bot, chat(4)],  # the bot's third token went to chat 3: chat 4 waits
+        [Limit("vb:paused", rate=100, burst=100)], [],
+    ])
+    assert waits[:2] == [0.0, 0.0] and 0.9 < waits[2] <= 1.0
+    assert waits[3] == 0.0 and 0 < waits[4] <= 1 / 3 + 0.01
+    assert 29 < waits[5] <= 30 and waits[6] == 0.0
+    # A refused request took nothing: chat 1 and chat 4 are exactly where they were.
+    assert buckets.try_acquire([chat(4)]) == 0.0
+    assert buckets.try_acquire([chat(1)]) > 0.9

@@ -231,6 +231,9 @@ class UnreachableLimiter:
     def try_acquire(self, limits: object) -> float:
         raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
 
+    def try_acquire_many(self, requests: object) -> list[float]:
+        raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
+
     def pause(self, key: str, seconds: float) -> None:
         raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
 

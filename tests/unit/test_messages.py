@@ -1,8 +1,9 @@
 from pathlib import Path
+from string import Template
 
 import pytest
 
-from omnibot.services.messages import TELEGRAM_TEXT_LIMIT, VIBER_TEXT_LIMIT, Messages, load_templates
+from omnibot.services.messages import TELEGRAM_TEXT_LIMIT, VIBER_TEXT_LIMIT, Messages, load_templates, substitute
 
 
 @pytest.fixture
@@ -59,3 +60,12 @@ def test_bot_replies_are_templated_with_a_translated_button(messages: Messages) 
     assert welcome.request_phone and "ORD-7" in welcome.text
     assert welcome.request_phone_label == "Поділитися номером"
     assert messages.welcome(None, "en").text.startswith("Hello! This chat will notify you about your orders")
+
+
+@pytest.mark.parametrize("template", [
+    "", "plain", "Order $order_id is ready", "Order ${order_id}!", "$$5 off $item", "$ alone", "a $missing b",
+    "${order_id}${order_id}$item", "trailing $", "$1 is not a name", "Замовлення $order_id готове",
+])
+def test_templates_are_substituted_exactly_as_safe_substitute_does(template: str) -> None:
+    values = {"order_id": "ORD-1", "item": "Laptop $$ ${x}"}
+    assert substitute(template, values) == Template(template).safe_substitute(values)

@@ -54,8 +54,10 @@ def database_url(raw: str | None, default_sqlite_path: str = "omnibot.sqlite3") 
     return raw
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None) -> Engine:
-    """An engine tuned for its backend: WAL and enforced foreign keys on SQLite, pre-ping on PostgreSQL."""
+def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None, pre_ping: bool = True) -> Engine:
+    """An engine tuned for its backend: WAL and enforced foreign keys on SQLite; on PostgreSQL a
+    ping before each checkout unless ``pre_ping`` is off (a delivery worker: it retries the work
+    a dead connection fails, and the first failure invalidates the pool's older connections)."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = sa.create_engine(url, connect_args={"check_same_thread": False},
@@ -64,7 +66,7 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None) -
         return engine
     if backend == "postgresql":
         # Connections idle in the pool die when PostgreSQL restarts or a proxy times them out.
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+        return sa.create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size,
                                 max_overflow=pool_size if max_overflow is None else max_overflow)
     return sa.create_engine(url)
 

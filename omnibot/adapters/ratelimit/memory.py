@@ -27,6 +27,9 @@ class InMemoryRateLimiter:
         self._refills: list[tuple[float, str]] = []
         self._pauses: dict[str, float] = {}
 
+    def try_acquire_many(self, requests: Sequence[Sequence[Limit]]) -> list[float]:
+        return [self.try_acquire(limits) for limits in requests]
+
     def try_acquire(self, limits: Sequence[Limit]) -> float:
         for limit in limits:
             gcra.check(limit)

@@ -12,32 +12,46 @@ from omnibot.adapters.ratelimit import gcra
 from omnibot.domain.errors import RateLimiterUnavailable
 from omnibot.ports import Limit
 
-# One atomic round trip per acquire: check every pause and bucket, then move all TATs or none.
-# Mirrors gcra.take. Time is the server's (TIME), so the hosts' clocks never have to agree.
-# It is counted from 2023-11 rather than 1970 because a double near 1.7e9 s only resolves ~0.24 µs,
-# too coarse for the interval of a fast bucket; the tolerance is TIME's resolution, 1 µs.
-# KEYS: bucket and pause key of each limit, in turn.  ARGV: rate and burst of each limit, in turn.
-_ACQUIRE = """
+# One atomic round trip for many acquires (the sends a worker's passes ask for at once): each
+# request checks every pause and bucket of its limits, then moves all their TATs or none; a later
+# request sees the TATs an earlier one moved. Mirrors gcra.take. Time is the server's (TIME), so
+# the hosts' clocks never have to agree. It is counted from 2023-11 rather than 1970 because a
+# double near 1.7e9 s only resolves ~0.24 µs, too coarse for the interval of a fast bucket; the
+# tolerance is TIME's resolution, 1 µs.
+# KEYS: bucket and pause key of each limit of each request, in turn.
+# ARGV: for each request, its number of limits, then the rate and burst of each of its limits.
+_ACQUIRE_MANY = """
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) - 1700000000) + tonumber(t[2]) / 1000000
-local wait = 0
 local tats = {}
-for i = 1, #KEYS / 2 do
-  local bucket = KEYS[2 * i - 1]
-  local pause_ms = redis.call('PTTL', KEYS[2 * i])
-  if pause_ms > 0 then wait = math.max(wait, pause_ms / 1000) end
-  local interval = 1 / tonumber(ARGV[2 * i - 1])
-  local tat = tats[bucket] or tonumber(redis.call('GET', bucket)) or now
-  tat = math.max(tat, now) + interval
-  local early = tat - now - tonumber(ARGV[2 * i]) * interval
-  if early > 0.000001 then wait = math.max(wait, early) end
-  tats[bucket] = tat
+local waits = {}
+local k, a, r = 1, 1, 1
+while a <= #ARGV do
+  local wait = 0
+  local taken = {}
+  for _ = 1, tonumber(ARGV[a]) do
+    local bucket = KEYS[k]
+    local pause_ms = redis.call('PTTL', KEYS[k + 1])
+    if pause_ms > 0 then wait = math.max(wait, pause_ms / 1000) end
+    local interval = 1 / tonumber(ARGV[a + 1])
+    local tat = taken[bucket] or tats[bucket] or tonumber(redis.call('GET', bucket)) or now
+    tat = math.max(tat, now) + interval
+    local early = tat - now - tonumber(ARGV[a + 2]) * interval
+    if early > 0.000001 then wait = math.max(wait, early) end
+    taken[bucket] = tat
+    k, a = k + 2, a + 2
+  end
+  a = a + 1
+  if wait == 0 then
+    for bucket, tat in pairs(taken) do tats[bucket] = tat end
+  end
+  waits[r] = string.format('%.17g', wait)
+  r = r + 1
 end
-if wait > 0 then return string.format('%.17g', wait) end
 for bucket, tat in pairs(tats) do
   redis.call('SET', bucket, string.format('%.17g', tat), 'PX', math.max(1, math.ceil((tat - now) * 1000)))
 end
-return '0'
+return waits
 """
 
 # KEYS: the pause key, the index of pauses.  ARGV: milliseconds, the limit's key.
@@ -76,21 +90,26 @@ class RedisRateLimiter:
 
     def __init__(self, client: redis.Redis, prefix: str = "omnibot:rl:") -> None:
         self._prefix = prefix
-        self._acquire = client.register_script(_ACQUIRE)
+        self._acquire_many = client.register_script(_ACQUIRE_MANY)
         self._pause = client.register_script(_PAUSE)
         self._paused = client.register_script(_PAUSED)
 
     def try_acquire(self, limits: Sequence[Limit]) -> float:
-        if not limits:
-            return 0.0
+        return self.try_acquire_many([limits])[0]
+
+    def try_acquire_many(self, requests: Sequence[Sequence[Limit]]) -> list[float]:
         keys: list[str] = []
-        args: list[float] = []
-        for limit in limits:
-            gcra.check(limit)
-            keys += [self._bucket_key(limit.key), self._pause_key(limit.key)]
-            args += [limit.rate, limit.burst]
+        args: list[str] = []
+        for limits in requests:
+            args.append(str(len(limits)))
+            for limit in limits:
+                gcra.check(limit)
+                keys += [self._bucket_key(limit.key), self._pause_key(limit.key)]
+                args += [repr(float(limit.rate)), repr(float(limit.burst))]
+        if not keys:
+            return [0.0] * len(requests)
         with _redis_answers():
-            return float(self._acquire(keys=keys, args=[repr(arg) for arg in args]))
+            return [float(wait) for wait in self._acquire_many(keys=keys, args=args)]
 
     def pause(self, key: str, seconds: float) -> None:
         if seconds <= 0:
