@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -32,7 +33,7 @@ from omnibot.adapters.ratelimit import make_rate_limiter
 from omnibot.adapters.telegram import TelegramGateway
 from omnibot.adapters.viber import ViberGateway
 from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
-from omnibot.domain.model import Channel
+from omnibot.domain.model import Channel, Price
 from omnibot.domain.retry import RetryPolicy
 from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
 from omnibot.entrypoints.worker import worker_name
@@ -92,7 +93,8 @@ def build_gateways(settings: Settings, http: HttpClient,
     """A gateway for every messenger whose token is configured."""
     telegram_token = settings.secret("telegram_bot_token")
     viber_token = settings.secret("viber_auth_token")
-    telegram = (TelegramGateway(telegram_token, str(settings.telegram_api_url), http, async_http)
+    telegram = (TelegramGateway(telegram_token, str(settings.telegram_api_url), http, async_http,
+                                paid_broadcast=settings.telegram_paid_broadcast)
                 if telegram_token else None)
     viber = (ViberGateway(viber_token, str(settings.viber_api_url), settings.viber_sender_name, http, async_http)
              if viber_token else None)
@@ -100,6 +102,8 @@ def build_gateways(settings: Settings, http: HttpClient,
 
 
 BOT_BURST_SECONDS = 0.1
+# Telegram's price of a paid broadcast's message above the free rate (Bot API 7.11).
+PAID_BROADCAST_PRICE = Price(Decimal("0.1"), "XTR")
 CHAT_RATE_SHARE = 0.9
 
 
@@ -119,17 +123,30 @@ def rate_limits(settings: Settings) -> RateLimits:
     bots = {Channel.TELEGRAM: _token_key("tg", settings.secret("telegram_bot_token")),
             Channel.VIBER: _token_key("vb", settings.secret("viber_auth_token"))}
 
+    telegram_rate = (settings.telegram_paid_rate_per_second if settings.telegram_paid_broadcast
+                     else settings.telegram_rate_per_second)
+
     def for_send(channel: Channel, address: str) -> Sequence[Limit]:
         bot = bots[channel]
         if channel is Channel.TELEGRAM:
             per_chat = settings.telegram_chat_rate_per_second * CHAT_RATE_SHARE
-            return (Limit(bot, settings.telegram_rate_per_second, _bot_burst(settings.telegram_rate_per_second)),
+            return (Limit(bot, telegram_rate, _bot_burst(telegram_rate)),
                     Limit(f"{bot}:chat:{address}", per_chat, 1.0))
         half_hourly = settings.viber_user_messages_per_hour / 2
         return (Limit(bot, settings.viber_rate_per_second, _bot_burst(settings.viber_rate_per_second)),
                 Limit(f"{bot}:user:{address}", half_hourly / 3600.0, max(1.0, half_hourly)))
 
-    return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel])
+    # Telegram bills a paid broadcast's messages above the free rate: a send that finds no token in
+    # a bucket of that rate is one of them (shared through Redis, so every worker counts alike).
+    free_share = (Limit(f"{bots[Channel.TELEGRAM]}:free", settings.telegram_rate_per_second,
+                        max(1.0, settings.telegram_rate_per_second)),)
+
+    def paid_above(channel: Channel) -> tuple[Sequence[Limit], Price] | None:
+        if channel is Channel.TELEGRAM and settings.telegram_paid_broadcast:
+            return free_share, PAID_BROADCAST_PRICE
+        return None
+
+    return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel], paid_above=paid_above)
 
 
 def _bot_burst(per_second: float) -> float:

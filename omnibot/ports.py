@@ -16,6 +16,7 @@ from omnibot.domain.model import (
     Notification,
     NotificationStatus,
     OrderLink,
+    Price,
 )
 
 
@@ -299,6 +300,10 @@ class Telemetry(Protocol):
         """One call to a messenger took ``seconds``; ``throttled`` when it answered "too many requests"."""
         ...
 
+    def billed(self, channel: Channel, price: Price) -> None:
+        """A messenger accepted a send it bills (a paid broadcast's message above the free rate)."""
+        ...
+
     def finished(self, notification: Notification) -> None:
         """A notification reached its final status (sent or failed) in this pass."""
         ...
@@ -318,6 +323,9 @@ class NoTelemetry:
         pass
 
     def provider_call(self, channel: Channel, seconds: float, throttled: bool) -> None:
+        pass
+
+    def billed(self, channel: Channel, price: Price) -> None:
         pass
 
     def finished(self, notification: Notification) -> None:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     telegram_rate_per_second: float = Field(default=30.0, gt=0)
     telegram_chat_rate_per_second: float = Field(default=1.0, gt=0)
+    # Paid broadcasts (Bot API 7.11): sends carry allow_paid_broadcast, the bot's limit rises to
+    # this rate, and Telegram bills 0.1 Stars for each message above the free TELEGRAM_RATE_PER_SECOND.
+    telegram_paid_broadcast: bool = False
+    telegram_paid_rate_per_second: float = Field(default=1000.0, gt=0, le=1000)
     viber_rate_per_second: float = Field(default=100.0, gt=0)
     viber_user_messages_per_hour: int = Field(default=100, gt=0)
     retry_max_attempts: int = Field(default=8, ge=1, le=100)

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from omnibot.domain.model import AttemptOutcome, Channel, Notification, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Channel, Notification, NotificationStatus, Price
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ class PrometheusTelemetry:
                                   ["channel"], registry=r)
         self._webhooks = Counter("omnibot_webhook_updates", "Webhook updates received, by channel and kind.",
                                  ["channel", "kind"], registry=r)
+        self._billed = Counter("omnibot_billed_messages", "Sends the messenger bills (a paid broadcast's "
+                               "messages above the free rate), by channel.", ["channel"], registry=r)
+        self._spend = Counter("omnibot_billed_spend", "What billed sends cost, by channel and currency "
+                              "(XTR: Telegram Stars).", ["channel", "currency"], registry=r)
 
     def accepted(self, api: str) -> None:
         self._accepted.labels(api=api).inc()
@@ -62,6 +66,10 @@ class PrometheusTelemetry:
         self._latency.labels(channel=channel.value).observe(seconds)
         if throttled:
             self._throttled.labels(channel=channel.value).inc()
+
+    def billed(self, channel: Channel, price: Price) -> None:
+        self._billed.labels(channel=channel.value).inc()
+        self._spend.labels(channel=channel.value, currency=price.currency).inc(float(price.amount))
 
     def finished(self, notification: Notification) -> None:
         if notification.status is NotificationStatus.FAILED:

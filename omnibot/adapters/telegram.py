@@ -28,10 +28,12 @@ class TelegramGateway:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, token: str, api_url: str, client: HttpClient, async_client: AsyncHttp | None = None) -> None:
+    def __init__(self, token: str, api_url: str, client: HttpClient, async_client: AsyncHttp | None = None,
+                 paid_broadcast: bool = False) -> None:
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
         self._client = client
         self._async_client = async_client
+        self._paid_broadcast = paid_broadcast
 
     def send(self, address: str, message: OutgoingMessage) -> SendReceipt:
         result = self.call("sendMessage", self.message_payload(address, message))
@@ -55,6 +57,9 @@ class TelegramGateway:
         }
         if message.html:
             payload["parse_mode"] = "HTML"
+        if self._paid_broadcast:
+            # Up to 1,000 messages a second; Telegram bills only those above the bot's free 30/s.
+            payload["allow_paid_broadcast"] = True
         markup = reply_markup(message)
         if markup:
             payload["reply_markup"] = markup

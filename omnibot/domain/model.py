@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 
 class Channel(enum.StrEnum):
@@ -136,6 +137,14 @@ class OrderLink:
     channel: Channel
 
 
+@dataclass(frozen=True)
+class Price:
+    """What a send costs the shop: ``amount`` of ``currency`` (ISO 4217, or ``XTR``: Telegram Stars)."""
+
+    amount: Decimal
+    currency: str
+
+
 @dataclass
 class DeliveryAttempt:
     channel: Channel
@@ -143,6 +152,7 @@ class DeliveryAttempt:
     error: str | None = None
     provider_message_id: str | None = None
     created_at: datetime | None = None
+    price: Price | None = None  # a send the messenger bills; None when it is free
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from omnibot.domain.model import (
     DeliveryAttempt,
     Notification,
     NotificationStatus,
+    Price,
     StatusCallback,
 )
 from omnibot.domain.retry import RetryPolicy
@@ -170,10 +171,13 @@ _Pass = Generator[_Effect, Any, Notification]
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Which token buckets a send takes from, and which bucket a 429 pauses."""
+    """Which token buckets a send takes from, and which bucket a 429 pauses. ``paid_above``: for a
+    channel whose sends above a free rate are billed, that free rate's bucket and the price of a
+    send that finds it empty."""
 
     for_send: Callable[[Channel, str], Sequence[Limit]]
     pause_key: Callable[[Channel], str]
+    paid_above: Callable[[Channel], tuple[Sequence[Limit], Price] | None] = lambda _channel: None
 
 
 class DeliveryEngine:
@@ -347,6 +351,7 @@ class DeliveryEngine:
                                                     keep_trying))
                 log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
                 return (yield from self._again(notification, owner, wait, keep_trying))
+            price = yield from self._price(step.channel)
             try:
                 receipt = yield _Send(step, message)
             except PermanentFailure as failure:
@@ -363,7 +368,10 @@ class DeliveryEngine:
                 if fall_back_at_once:
                     continue
                 break
-            self._record(notification, step.channel, AttemptOutcome.SENT, provider_id=receipt.provider_message_id)
+            self._record(notification, step.channel, AttemptOutcome.SENT, provider_id=receipt.provider_message_id,
+                         price=price)
+            if price is not None:
+                self._telemetry.billed(step.channel, price)
             notification.channel = step.channel
             log.info("notification.sent id=%s channel=%s", notification.id, step.channel)
             return (yield from self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[step.channel],
@@ -409,6 +417,16 @@ class DeliveryEngine:
             log.warning("notification.rate_limiter_unavailable channel=%s error=%s", step.channel, exc)
             return self._policy.limiter_retry_seconds
         return 0.0
+
+    def _price(self, channel: Channel) -> Generator[_Effect, Any, Price | None]:
+        """What this send will be billed: nothing, unless it is above the channel's free rate."""
+        if (paid := self._limits.paid_above(channel)) is None:
+            return None
+        free_share, price = paid
+        try:
+            return None if (yield _Acquire(free_share)) == 0 else price
+        except RateLimiterUnavailable:
+            return price  # counted as billed: the spend shown errs on the side of too much
 
     def _pause(self, channel: Channel, seconds: float) -> None:
         try:
@@ -517,9 +535,9 @@ class DeliveryEngine:
             self._telemetry.provider_call(step.channel, self._timer() - started, throttled)
 
     def _record(self, notification: Notification, channel: Channel, outcome: AttemptOutcome,
-                error: str | None = None, provider_id: str | None = None) -> None:
+                error: str | None = None, provider_id: str | None = None, price: Price | None = None) -> None:
         attempt = DeliveryAttempt(channel, outcome, error=error, provider_message_id=provider_id,
-                                  created_at=self._clock.now())
+                                  created_at=self._clock.now(), price=price)
         notification.attempts.append(attempt)
         notification.unsaved_attempts.append(attempt)
         self._telemetry.attempt(channel, outcome)

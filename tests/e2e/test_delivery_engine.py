@@ -256,3 +256,29 @@ def test_database_loss_is_503_and_nothing_accepted_is_lost(stack: EngineStack, p
     assert all(worker.poll() is None for worker in stack.workers)  # the worker lived through it
 
 
+
+
+def test_a_paid_broadcast_goes_past_the_free_rate_without_a_429_and_prices_what_is_billed(
+        stack: EngineStack) -> None:
+    customers = stack.linked_customers(60)
+    stack.faults(rate_limits={"enforce": True, "telegram_per_second": 5, "telegram_paid_per_second": 50,
+                              "telegram_per_chat_per_second": 1})
+    stack.sandbox.post("/sandbox/stats/reset")
+    began = time.monotonic()
+    ids = stack.submit_many([(phone, f"PAID-{n:03d}") for n, (_, phone) in enumerate(customers)])
+    stack.start_worker(TELEGRAM_PAID_BROADCAST="true", TELEGRAM_RATE_PER_SECOND="5",
+                       TELEGRAM_PAID_RATE_PER_SECOND="50", TELEGRAM_CHAT_RATE_PER_SECOND="1")
+    stack.wait_for(lambda: stack.statuses().get("sent") == len(ids), 60, "every notification sent")
+    took = time.monotonic() - began
+
+    stats = stack.stats()
+    assert stats["over_limit"] == {"telegram_bot": 0, "telegram_chat": 0, "viber_user": 0}  # type: ignore[comparison-overlap]
+    assert took < 60 / 5  # faster than the free rate allows: 60 sends at 5/s take 12 s
+    with stack.database.connect() as connection:
+        billed = connection.execute(sa.text(
+            "SELECT count(*), sum(price_amount) FROM delivery_attempts "
+            "WHERE outcome = 'sent' AND price_currency = 'XTR'")).one()
+    # omnibot and Telegram each count what went above 5/s; they take their tokens milliseconds apart.
+    paid_by_telegram = int(stats["telegram_paid"])  # type: ignore[call-overload]
+    assert paid_by_telegram > 30 and abs(billed[0] - paid_by_telegram) <= 8
+    assert float(billed[1]) == pytest.approx(billed[0] * 0.1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,8 +23,10 @@ from omnibot.domain.model import (
     DeliveryAttempt,
     Notification,
     NotificationStatus,
+    Price,
     StatusCallback,
 )
+from omnibot.ports import Limit, NoTelemetry
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import NotificationRequest
@@ -431,3 +434,35 @@ def test_a_pass_that_lost_its_lease_writes_no_status_callback(world: World) -> N
     assert engine_on(world, status_callback=callback_of).deliver(taken_over, "worker:other").status \
         is NotificationStatus.SENT
     assert len(world.queue.callbacks) == 1
+
+
+class BillingTelemetry(NoTelemetry):
+    def __init__(self) -> None:
+        self.billed_prices: list[Price] = []
+
+    def billed(self, channel: Channel, price: Price) -> None:
+        self.billed_prices.append(price)
+
+
+def test_paid_broadcast_sends_above_the_free_rate_carry_their_price(world: World) -> None:
+    stars = Price(Decimal("0.1"), "XTR")
+    free_share = [Limit("telegram:free", 2, 2)]  # a free rate of 2/s: the third send in a second is billed
+    telemetry = BillingTelemetry()
+    engine = DeliveryEngine(
+        world.contacts, world.tokens, Messages(load_templates(), default_language="en"), world.queue,
+        {Channel.TELEGRAM: world.telegram, Channel.VIBER: world.viber}, world.limiter,
+        RateLimits(lambda channel, address: [Limit(f"{channel}", 1000, 100)], lambda channel: f"{channel}",
+                   paid_above=lambda channel: (free_share, stars) if channel is Channel.TELEGRAM else None),
+        world.clock, telemetry=telemetry)
+    if isinstance(world.engine, OnEventLoop):
+        engine = OnEventLoop(engine)  # type: ignore[assignment]
+    ids = []
+    for chat in range(4):
+        phone = f"+38050123456{chat}"
+        world.contacts.add(Contact(phone=phone, phone_verified=True, telegram_chat_id=100 + chat))
+        ids.append(submit(world, phone=phone))
+    for claimed in world.queue.claim(OWNER, 10, 60):
+        assert engine.deliver(claimed, OWNER).result == "Sent via Telegram"
+    prices = [world.notifications.get(i).attempts[0].price for i in ids]  # type: ignore[union-attr]
+    assert prices == [None, None, stars, stars]
+    assert telemetry.billed_prices == [stars, stars]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -14,6 +15,7 @@ from omnibot.domain.model import (
     DeliveryAttempt,
     Notification,
     NotificationStatus,
+    Price,
 )
 
 
@@ -110,6 +112,7 @@ def attempt(row: Row[Any]) -> DeliveryAttempt:
         error=row.error,
         provider_message_id=row.provider_message_id,
         created_at=row.created_at,
+        price=None if row.price_amount is None else Price(Decimal(row.price_amount), row.price_currency),
     )
 
 
@@ -120,4 +123,6 @@ def attempt_values(attempt: DeliveryAttempt) -> dict[str, Any]:
         "error": attempt.error,
         "provider_message_id": attempt.provider_message_id,
         "created_at": attempt.created_at,
+        "price_amount": None if attempt.price is None else attempt.price.amount,
+        "price_currency": None if attempt.price is None else attempt.price.currency,
     }

@@ -154,6 +154,9 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("provider_message_id", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # What the messenger bills for this send (a paid broadcast's Stars); NULL when it is free.
+    sa.Column("price_amount", sa.Numeric(12, 4), nullable=True),
+    sa.Column("price_currency", sa.String(8), nullable=True),
     sa.Index(None, "channel", "provider_message_id"),  # Viber's delivered/seen callbacks
     sa.Index(None, "created_at"),  # messages sent this month: the Viber metric, the dashboard
     sqlite_autoincrement=True,
