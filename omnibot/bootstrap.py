@@ -228,9 +228,14 @@ def build(settings: Settings, *, role: str = "api") -> Services:
 
 def metrics_registry(services: Services, *, database: bool = True) -> CollectorRegistry:
     """What ``/metrics`` answers; ``database`` adds the gauges read from the database (the API's)."""
+    # With paid broadcasts on, Telegram's spend is a series from the 1st on, at 0 until a send is billed.
+    unbilled = ({(Channel.TELEGRAM, PAID_BROADCAST_PRICE.currency): Decimal(0)}
+                if services.settings.telegram_paid_broadcast else {})
     collectors = [DatabaseCollector(
         services.queue.depth, lambda since: usage.sent_since(services.engine, Channel.VIBER, since),
-        SystemClock().now, viber_monthly_budget=services.settings.viber_monthly_budget)] if database else []
+        SystemClock().now, viber_monthly_budget=services.settings.viber_monthly_budget,
+        billed_spend_since=lambda since: {**unbilled, **usage.billed_since(services.engine, since)},
+    )] if database else []
     return scrape_registry(services.telemetry, collectors)
 
 

@@ -2,17 +2,19 @@
 
 Counters and histograms work in gunicorn's several processes through prometheus-client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set up by ``omnibot serve``): each process writes
-its own files, and a scrape sums them. Gauges of the queue and of the Viber month are not kept in
-any process: ``DatabaseCollector`` reads them from the database at each scrape of the API, so
-they need no multiprocess mode at all and are the same whichever process answers.
+its own files, and a scrape sums them. Gauges of the queue, of the Viber month and of the month's
+billed spend are not kept in any process: ``DatabaseCollector`` reads them from the database at
+each scrape of the API, so they need no multiprocess mode at all and are the same whichever
+process answers.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -84,16 +86,20 @@ class PrometheusTelemetry:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time: the queue, and Viber's messages this month beside
-    the monthly budget they are measured against (a setting, so alert rules can compare the two)."""
+    """Gauges read from the database at scrape time: the queue, Viber's messages this month beside
+    the monthly budget they are measured against (a setting, so alert rules can compare the two),
+    and what the month's billed sends cost (``billed_spend_since``: by channel and currency)."""
 
     def __init__(self, depth: Callable[[], tuple[int, datetime | None]],
                  viber_sent_since: Callable[[datetime], int], now: Callable[[], datetime], *,
-                 viber_monthly_budget: int) -> None:
+                 viber_monthly_budget: int,
+                 billed_spend_since: Callable[[datetime], Mapping[tuple[Channel, str], Decimal]] = lambda _: {},
+                 ) -> None:
         self._depth = depth
         self._viber_sent_since = viber_sent_since
         self._now = now
         self._viber_monthly_budget = viber_monthly_budget
+        self._billed_spend_since = billed_spend_since
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("omnibot_viber_monthly_budget",
@@ -103,7 +109,9 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("omnibot_database_up", "Whether the metrics' database queries succeeded.")
         try:
             count, oldest = self._depth()
-            viber = self._viber_sent_since(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+            month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            viber = self._viber_sent_since(month)
+            spend = self._billed_spend_since(month)
         except Exception as exc:  # a scrape must answer even while the database is away
             log.warning("metrics.database_unavailable error=%s", type(exc).__name__)
             up.add_metric([], 0)
@@ -117,6 +125,12 @@ class DatabaseCollector(Collector):
                                 "Age of the oldest notification still queued or being sent.", value=age)
         yield GaugeMetricFamily("omnibot_viber_messages_this_month",
                                 "Viber messages sent since the first of this month (UTC).", value=viber)
+        billed = GaugeMetricFamily("omnibot_billed_spend_month",
+                                   "What billed sends cost since the first of this month (UTC), by channel and "
+                                   "currency (XTR: Telegram Stars).", labels=["channel", "currency"])
+        for (channel, currency), amount in sorted(spend.items()):
+            billed.add_metric([channel.value, currency], float(amount))
+        yield billed
 
 
 def multiprocess_dir() -> str | None:

@@ -6,6 +6,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -15,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from omnibot.adapters.db.engine import make_engine
 from omnibot.adapters.db.repository import SqlNotificationRepository
-from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
 from omnibot.settings import ConfigurationError, Settings
 from tests.integration.apps import AppFactory, sqlite_apps
 
@@ -286,3 +287,37 @@ def test_the_notifications_page_charts_the_last_48_hours_as_svg(client: FlaskCli
 
     live = client.get("/admin/notifications/charts", headers={"X-Requested-With": "fetch"})
     assert live.status_code == 200 and set(charts_on(live.get_data(as_text=True))) == set(charts)
+
+
+def paid_broadcasts_card(html: str) -> str | None:
+    """The text of the "Telegram paid broadcasts" card, tags and runs of spaces dropped; None when not shown."""
+    found = re.search(r'<div class="card stat telegram-paid">(.*?)</div>', html, re.S)
+    return None if found is None else " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_the_months_telegram_paid_broadcasts_are_counted_beside_the_viber_budget(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    client = sign_in(make_app().test_client())
+    assert paid_broadcasts_card(client.get("/admin/notifications").get_data(as_text=True)) is None  # off, none billed
+    switched_on = sign_in(make_app(telegram_paid_broadcast=True).test_client())
+    assert paid_broadcasts_card(switched_on.get("/admin/notifications").get_data(as_text=True)) == (
+        "Telegram paid broadcasts 0 billed · 0 Stars "
+        "this month, above the free rate · TELEGRAM_PAID_BROADCAST on")
+
+    now = datetime.now(UTC)
+    last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=1)
+    stars = Price(Decimal("0.1"), "XTR")
+    engine = make_engine(f"sqlite:///{tmp_path / 'admin.sqlite3'}")
+    for n, (at, prices) in enumerate([(now, [stars, None]), (now, [stars]), (now, [stars]), (last_month, [stars])]):
+        SqlNotificationRepository(engine).add(Notification(
+            id=f"00000000-0000-0000-0000-{n:012d}", phone="+380501234567", order_id=None, items=["Lamp"],
+            status=NotificationStatus.SENT, channel=Channel.TELEGRAM, created_at=at, updated_at=at,
+            attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=at, price=price)
+                      for price in prices]))
+    engine.dispose()
+
+    # Switched off again, the month's billed messages stay in sight.
+    for path in ("/admin/notifications", "/admin/notifications/live"):
+        assert paid_broadcasts_card(client.get(path).get_data(as_text=True)) == (
+            "Telegram paid broadcasts 3 billed · 0.3 Stars "
+            "this month, above the free rate · TELEGRAM_PAID_BROADCAST off"), path

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from omnibot.adapters.db.admin_queries import AdminQueries, NotificationFilter
+from omnibot.adapters.db.admin_queries import AdminQueries, BilledSends, NotificationFilter
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.domain.model import (
     AttemptOutcome,
@@ -17,6 +18,7 @@ from omnibot.domain.model import (
     DeliveryAttempt,
     Notification,
     NotificationStatus,
+    Price,
 )
 
 START = datetime(2026, 3, 31, 23, 0, tzinfo=UTC)
@@ -79,6 +81,29 @@ def test_sent_messages_per_channel_since_a_moment_and_counts_by_status(engine: E
     counts = queries.status_counts()
     assert counts[NotificationStatus.SENT] == 3 and counts[NotificationStatus.FAILED] == 1
     assert counts[NotificationStatus.QUEUED] == 0
+
+
+def test_billed_sends_of_a_channel_and_currency_since_a_moment(engine: Engine) -> None:
+    stars = Price(Decimal("0.1"), "XTR")
+
+    def sent(n: int, at: datetime, channel: Channel, prices: list[Price | None]) -> None:
+        SqlNotificationRepository(engine).add(Notification(
+            id=f"00000000-0000-0000-0003-{n:012d}", phone="+380501111111", order_id=f"ORD-{n}", items=["x"],
+            status=NotificationStatus.SENT, channel=channel, created_at=at, updated_at=at,
+            attempts=[DeliveryAttempt(channel, AttemptOutcome.SENT, created_at=at, price=price) for price in prices]))
+
+    month = datetime(2026, 4, 1, tzinfo=UTC)
+    sent(1, month - timedelta(minutes=1), Channel.TELEGRAM, [stars])  # last month
+    sent(2, month, Channel.TELEGRAM, [stars, None, stars])  # free ones beside billed ones
+    sent(3, month + timedelta(days=3), Channel.TELEGRAM, [stars])
+    sent(4, month + timedelta(days=4), Channel.TELEGRAM, [Price(Decimal("2.5"), "EUR")])  # another currency
+    sent(5, month + timedelta(days=5), Channel.VIBER, [Price(Decimal("0.1"), "XTR")])  # another channel
+    queries = AdminQueries(engine)
+
+    assert queries.billed_since(Channel.TELEGRAM, "XTR", month) == BilledSends(3, Decimal("0.3"))
+    assert queries.billed_since(Channel.TELEGRAM, "XTR", month - timedelta(days=1)) == BilledSends(4, Decimal("0.4"))
+    assert queries.billed_since(Channel.TELEGRAM, "EUR", month) == BilledSends(1, Decimal("2.5"))
+    assert queries.billed_since(Channel.TELEGRAM, "XTR", month + timedelta(days=30)) == BilledSends(0, Decimal(0))
 
 
 def test_contacts_by_digits_with_their_channels(engine: Engine) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 
 import jsonschema_rs
 import pytest
@@ -11,6 +14,9 @@ import schemathesis
 from flask import Flask
 from pydantic import BaseModel
 
+from omnibot.adapters.db.engine import make_engine
+from omnibot.adapters.db.repository import SqlNotificationRepository
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
 from omnibot.entrypoints.http.openapi import SCHEMA_REF, Operation, openapi_path
 from omnibot.entrypoints.http.operations import OPERATIONS, document
 from omnibot.entrypoints.http.responses import ErrorBody
@@ -102,7 +108,18 @@ def body_schema(operation_path: str) -> jsonschema_rs.Validator:
     """The request body schema the document gives ``POST operation_path``, with its components."""
     doc = json.loads(json.dumps(document()))
     body = doc["paths"][operation_path]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    return jsonschema_rs.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema", **body,
+    return with_components(body, doc)
+
+
+def answer_schema(operation_path: str, status: int) -> jsonschema_rs.Validator:
+    """The schema the document gives the body of ``GET operation_path``'s ``status`` answer."""
+    doc = json.loads(json.dumps(document()))
+    answer = doc["paths"][operation_path]["get"]["responses"][str(status)]["content"]["application/json"]["schema"]
+    return with_components(answer, doc)
+
+
+def with_components(schema: dict[str, object], doc: dict[str, object]) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for({"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
                                         "components": doc["components"]})
 
 
@@ -158,3 +175,25 @@ def test_the_idempotency_answers_are_documented_with_the_error_body() -> None:
     assert "invalid_header" in document()["components"]["responses"]["BadRequest"]["description"]
     assert create["responses"]["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_an_attempts_price_is_a_decimal_string_or_null_as_documented(app: Flask, tmp_path: Path) -> None:
+    at = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    engine = make_engine(f"sqlite:///{tmp_path / 'docs.sqlite3'}")
+    SqlNotificationRepository(engine).add(Notification(
+        id="00000000-0000-0000-0000-000000000042", phone="+380501234567", order_id="ORD-42", items=["Tea"],
+        status=NotificationStatus.SENT, channel=Channel.TELEGRAM, created_at=at, updated_at=at,
+        attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.TRANSIENT_FAILURE, error="timeout", created_at=at),
+                  DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=at,
+                                  price=Price(Decimal("0.1"), "XTR"))]))
+    engine.dispose()
+
+    answer = app.test_client().get("/v1/notifications/00000000-0000-0000-0000-000000000042",
+                                   headers={"X-Internal-API-Key": "docs-key"})
+
+    assert answer.status_code == 200, answer.json
+    # Stored as NUMERIC(12, 4), answered as written: "0.1", not "0.1000" nor the float 0.1.
+    assert [a["price"] for a in answer.json["attempts"]] == [None, {"amount": "0.1", "currency": "XTR"}]
+    assert answer_schema("/v1/notifications/{notification_id}", 200).is_valid(answer.json)
+    assert not answer_schema("/v1/notifications/{notification_id}", 200).is_valid(
+        {**answer.json, "attempts": [{**answer.json["attempts"][1], "price": {"amount": 0.1, "currency": "XTR"}}]})

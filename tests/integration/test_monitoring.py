@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from omnibot.adapters.db.engine import make_engine
+from omnibot.adapters.db.repository import SqlNotificationRepository
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
 from tests.debian_tools import PROMTOOL, install_promtool, unavailable
 from tests.integration.apps import sqlite_apps
 
@@ -114,3 +119,32 @@ def test_the_api_exposes_the_viber_budget_beside_the_months_messages(metrics_tex
     assert samples["omnibot_viber_monthly_budget"] == 2500
     assert samples["omnibot_viber_messages_this_month"] == 0
     assert samples["omnibot_queue_depth"] == 1  # the queued one; the trigger finished "User not found"
+
+
+def billed_spend(metrics_text: str) -> dict[tuple[str, str], float]:
+    return {(sample.labels["channel"], sample.labels["currency"]): sample.value
+            for family in text_string_to_metric_families(metrics_text) for sample in family.samples
+            if sample.name == "omnibot_billed_spend_month"}
+
+
+def test_the_api_exposes_the_months_billed_spend_by_channel_and_currency(tmp_path: Path) -> None:
+    database = tmp_path / "omnibot.sqlite3"
+    with sqlite_apps(database, internal_api_key=KEY) as make_app:
+        assert billed_spend(make_app().test_client().get("/metrics").get_data(as_text=True)) == {}
+        paid = make_app(telegram_paid_broadcast=True).test_client()
+        assert billed_spend(paid.get("/metrics").get_data(as_text=True)) == {("telegram", "XTR"): 0}
+
+        now = datetime.now(UTC)
+        last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=1)
+        stars = Price(Decimal("0.1"), "XTR")
+        engine = make_engine(f"sqlite:///{database}")
+        for n, (at, prices) in enumerate([(now, [stars, None, stars]), (now, [stars]), (last_month, [stars])]):
+            SqlNotificationRepository(engine).add(Notification(
+                id=f"00000000-0000-0000-0000-{n:012d}", phone="+380501234567", order_id=None, items=["Lamp"],
+                status=NotificationStatus.SENT, channel=Channel.TELEGRAM, created_at=at, updated_at=at,
+                attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=at, price=price)
+                          for price in prices]))
+        engine.dispose()
+
+        spend = billed_spend(paid.get("/metrics").get_data(as_text=True))
+        assert spend == {("telegram", "XTR"): pytest.approx(0.3)}  # last month's Star left out

@@ -205,3 +205,15 @@ def test_passes_end_together_in_one_transaction_and_a_lost_lease_keeps_its_attem
     # Every attempt is written, the lost lease's too: it happened.
     assert [[a.outcome for a in stored[n.id].attempts] for n in (sent, lost, rescheduled)] == [  # type: ignore[union-attr]
         [AttemptOutcome.SENT], [AttemptOutcome.SENT], [AttemptOutcome.TRANSIENT_FAILURE]]
+
+
+def test_a_batch_whose_outcomes_leave_columns_empty_is_written(queue: SqlDeliveryQueue) -> None:
+    # PostgreSQL types a VALUES list from its rows: a column of NULLs alone must still fit the table.
+    for order in ("ORD-1", "ORD-2"):
+        queue.enqueue(new(order))
+    claimed = queue.claim("w1", 10, 60)
+    for notification in claimed:
+        notification.status, notification.result = NotificationStatus.FAILED, "Failed: User not found"
+        notification.next_attempt_at = notification.channel = notification.contact_id = None
+    assert queue.end_passes([(notification, "w1") for notification in claimed]) == [True, True]
+    assert queue.claim("w2", 10, 60) == []

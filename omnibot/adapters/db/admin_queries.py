@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -86,6 +87,14 @@ class HourDeliveryTimes:
 
 
 @dataclass(frozen=True)
+class BilledSends:
+    """The sends a messenger billed in one currency over a period, and what they cost together."""
+
+    messages: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     number: int
@@ -123,6 +132,16 @@ class AdminQueries:
         with self._engine.connect() as connection:
             found = {Channel(channel): int(count) for channel, count in connection.execute(query)}
         return {channel: found.get(channel, 0) for channel in Channel}
+
+    def billed_since(self, channel: Channel, currency: str, since: datetime) -> BilledSends:
+        """Sends ``channel`` billed in ``currency`` from ``since`` on (Telegram's paid broadcasts: ``XTR``)."""
+        attempts = delivery_attempts.c
+        query = (sa.select(sa.func.count(), sa.func.sum(attempts.price_amount))
+                 .where(attempts.channel == channel.value, attempts.price_currency == currency,
+                        attempts.created_at >= since))
+        with self._engine.connect() as connection:
+            messages, amount = connection.execute(query).one()
+        return BilledSends(int(messages), Decimal(amount or 0))
 
     def failed_since(self, since: datetime) -> int:
         query = (sa.select(sa.func.count()).select_from(notifications)

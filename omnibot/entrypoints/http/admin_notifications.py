@@ -16,7 +16,7 @@ from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Notification, NotificationStatus
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http import admin_charts
-from omnibot.entrypoints.http.api import is_notification_id
+from omnibot.entrypoints.http.api import decimal_text, is_notification_id
 from omnibot.services.notify import NotificationRequest
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,15 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
         month = today.replace(day=1)
         this_month = queries.sent_by_channel(month)
         budget = services.settings.viber_monthly_budget
+        paid_broadcast = services.settings.telegram_paid_broadcast
+        billed = queries.billed_since(Channel.TELEGRAM, bootstrap.PAID_BROADCAST_PRICE.currency, month)
         return {"today": queries.sent_by_channel(today), "month": this_month,
                 "failed_today": queries.failed_since(today), "viber_used": this_month[Channel.VIBER],
                 "viber_budget": budget, "viber_share": this_month[Channel.VIBER] / budget if budget else None,
+                # Shown while paid broadcasts are on, and for the rest of a month they were on in.
+                "telegram_paid": ({"on": paid_broadcast, "messages": billed.messages,
+                                   "stars": decimal_text(billed.amount)}
+                                  if paid_broadcast or billed.messages else None),
                 "queue": queue_health()}
 
     def listing() -> dict[str, Any]:

@@ -6,6 +6,7 @@ import hmac
 import re
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -14,7 +15,7 @@ from pydantic import BaseModel, HttpUrl, ValidationError
 from omnibot.bootstrap import Services
 from omnibot.domain.callback_targets import CallbackRefused, check_url
 from omnibot.domain.errors import InvalidPhone
-from omnibot.domain.model import Channel, Notification
+from omnibot.domain.model import Channel, Notification, Price
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http import json_text
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
@@ -23,6 +24,7 @@ from omnibot.entrypoints.http.schemas import (
     AttemptView,
     NotificationCreate,
     NotificationView,
+    PriceView,
     TriggerRequest,
 )
 from omnibot.services.notify import NotificationRequest
@@ -95,9 +97,19 @@ def view(notification: Notification) -> dict[str, Any]:
         result=notification.result, phone=notification.phone, order_id=notification.order_id,
         event=notification.event, created_at=notification.created_at, updated_at=notification.updated_at,
         next_attempt_at=notification.next_attempt_at if not notification.status.is_final else None,
-        attempts=[AttemptView(at=a.created_at, channel=a.channel, outcome=a.outcome, error=a.error)
+        attempts=[AttemptView(at=a.created_at, channel=a.channel, outcome=a.outcome, error=a.error,
+                              price=None if a.price is None else price_view(a.price))
                   for a in notification.attempts],
     ).model_dump(mode="json")
+
+
+def price_view(price: Price) -> PriceView:
+    return PriceView(amount=decimal_text(price.amount), currency=price.currency)
+
+
+def decimal_text(amount: Decimal) -> str:
+    """``amount`` without exponent or trailing zeros: the database's ``0.1000`` is ``0.1``, ``100`` stays ``100``."""
+    return format(amount.normalize(), "f")
 
 
 def is_notification_id(candidate: str) -> bool:

@@ -120,11 +120,24 @@ class NotificationCreate(BaseModel):
         return self.event or ("text" if self.text is not None else "order_ready")
 
 
+# A price as the shop reads it: digits with an optional fraction, never a float that would round.
+DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+
+
+class PriceView(BaseModel):
+    """What the messenger bills for one send."""
+
+    amount: str = Field(pattern=DECIMAL_PATTERN, description="A decimal number as a string (`0.1`), exact.")
+    currency: str = Field(description="`XTR` (Telegram Stars: a paid broadcast's message above the free rate), "
+                                      "or an ISO 4217 code.")
+
+
 class AttemptView(BaseModel):
     at: datetime | None
     channel: Channel
     outcome: AttemptOutcome
     error: str | None = None
+    price: PriceView | None = Field(description="What the messenger bills for this send; `null` when it is free.")
 
 
 class NotificationView(BaseModel):
