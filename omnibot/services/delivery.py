@@ -133,6 +133,15 @@ class _Sleep:
 _Effect = _Send | _Call | _EndPass | _Acquire | _Sleep
 
 
+def _advance(steps: _Pass, result: Any, error: Exception | None) -> tuple[_Effect | None, Notification | None]:
+    """Resume the pass with an effect's result (or its error): the next effect it asks for, or
+    ``(None, the notification)`` once it has ended."""
+    try:
+        return (steps.throw(error) if error is not None else steps.send(result)), None
+    except StopIteration as done:
+        return None, done.value
+
+
 class _TokenRequests:
     """The rate-limit tokens the passes of one event loop ask for, taken together: every pass
     that asks during one turn of the loop is answered by one ``try_acquire_many`` (one round trip
@@ -245,19 +254,11 @@ class DeliveryEngine:
         ``max_crashes``; then the notification fails with ``Failed: Delivery crashed``.
         """
         steps = self._guarded(notification, owner, fall_back_at_once, keep_trying, recipient)
-        result: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                effect = steps.throw(error) if error is not None else steps.send(result)
-            except StopIteration as done:
-                finished: Notification = done.value
-                return finished
-            result, error = None, None
-            try:
-                result = self._perform(effect)
-            except Exception as failure:
-                error = failure
+        effect, finished = _advance(steps, None, None)
+        while effect is not None:
+            effect, finished = _advance(steps, *self._outcome(effect))
+        assert finished is not None
+        return finished
 
     async def deliver_async(self, notification: Notification, owner: str, *,
                             keep_trying: Callable[[], bool] | None = None, recipient: Contact | None = None,
@@ -266,19 +267,24 @@ class DeliveryEngine:
         the store and the rate limiter run on ``blocking`` (default: the loop's executor), and the
         outcome is handed to the queue's group commit when it has one."""
         steps = self._guarded(notification, owner, False, keep_trying, recipient)
-        result: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                effect = steps.throw(error) if error is not None else steps.send(result)
-            except StopIteration as done:
-                finished: Notification = done.value
-                return finished
-            result, error = None, None
-            try:
-                result = await self._perform_async(effect, blocking)
-            except Exception as failure:
-                error = failure
+        effect, finished = _advance(steps, None, None)
+        while effect is not None:
+            effect, finished = _advance(steps, *await self._outcome_async(effect, blocking))
+        assert finished is not None
+        return finished
+
+    def _outcome(self, effect: _Effect) -> tuple[Any, Exception | None]:
+        """What the effect gave, or the error it raised: it goes back into the pass."""
+        try:
+            return self._perform(effect), None
+        except Exception as error:
+            return None, error
+
+    async def _outcome_async(self, effect: _Effect, blocking: Executor | None) -> tuple[Any, Exception | None]:
+        try:
+            return await self._perform_async(effect, blocking), None
+        except Exception as error:
+            return None, error
 
     def _perform(self, effect: _Effect) -> Any:
         if isinstance(effect, _Send):

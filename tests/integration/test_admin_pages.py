@@ -6,7 +6,6 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -16,9 +15,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from omnibot.adapters.db.engine import make_engine
 from omnibot.adapters.db.repository import SqlNotificationRepository
-from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
+from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
 from omnibot.settings import ConfigurationError, Settings
 from tests.integration.apps import AppFactory, sqlite_apps
+from tests.integration.billing import STARS, start_of_month_minus_a_second, store_sends
 
 KEY = "admin-pages-key"
 PASSWORD = "a long operator password"
@@ -305,16 +305,8 @@ def test_the_months_telegram_paid_broadcasts_are_counted_beside_the_viber_budget
         "this month, above the free rate · TELEGRAM_PAID_BROADCAST on")
 
     now = datetime.now(UTC)
-    last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=1)
-    stars = Price(Decimal("0.1"), "XTR")
-    engine = make_engine(f"sqlite:///{tmp_path / 'admin.sqlite3'}")
-    for n, (at, prices) in enumerate([(now, [stars, None]), (now, [stars]), (now, [stars]), (last_month, [stars])]):
-        SqlNotificationRepository(engine).add(Notification(
-            id=f"00000000-0000-0000-0000-{n:012d}", phone="+380501234567", order_id=None, items=["Lamp"],
-            status=NotificationStatus.SENT, channel=Channel.TELEGRAM, created_at=at, updated_at=at,
-            attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=at, price=price)
-                      for price in prices]))
-    engine.dispose()
+    store_sends(f"sqlite:///{tmp_path / 'admin.sqlite3'}", [
+        (now, [STARS, None]), (now, [STARS]), (now, [STARS]), (start_of_month_minus_a_second(), [STARS])])
 
     # Switched off again, the month's billed messages stay in sight.
     for path in ("/admin/notifications", "/admin/notifications/live"):

@@ -12,7 +12,6 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import pytest
 from aiohttp import web
 
 from omnibot.adapters.async_http import AsyncHttp
@@ -108,17 +107,21 @@ def test_an_absent_messenger_is_a_transient_failure_that_never_names_the_token()
     assert TOKEN not in str(failure) and "secret" not in repr(failure)
 
 
-def test_a_viber_send_carries_the_token_header_and_reads_the_message_token() -> None:
-    async def send() -> tuple[object, list[dict[str, object]]]:
-        async with messenger(answer(200, {"status": 0, "message_token": 5})) as (url, received):
-            client = AsyncHttp(timeout_seconds=2)
+async def viber_send(handler: Handler) -> tuple[object, list[dict[str, object]]]:
+    async with messenger(handler) as (url, received):
+        client = AsyncHttp(timeout_seconds=2)
+        try:
+            gateway = ViberGateway(TOKEN, url, "Shop", client=None, async_client=client)  # type: ignore[arg-type]
             try:
-                gateway = ViberGateway(TOKEN, url, "Shop", client=None, async_client=client)  # type: ignore[arg-type]
                 return await gateway.send_async("v=", OutgoingMessage("Ready")), received
-            finally:
-                await client.close()
+            except (PermanentFailure, TransientFailure) as failure:
+                return failure, received
+        finally:
+            await client.close()
 
-    receipt, received = asyncio.run(send())
+
+def test_a_viber_send_carries_the_token_header_and_reads_the_message_token() -> None:
+    receipt, received = asyncio.run(viber_send(answer(200, {"status": 0, "message_token": 5})))
     assert getattr(receipt, "provider_message_id", None) == "5"
     [call] = received
     assert call["path"] == "/send_message"
@@ -127,20 +130,10 @@ def test_a_viber_send_carries_the_token_header_and_reads_the_message_token() -> 
                             "receiver": "v="}
 
 
-@pytest.mark.parametrize("status_body", [(200, {"status": 6, "status_message": "receiverNotSubscribed"})])
-def test_viber_refusals_become_the_same_failures_as_on_the_synchronous_path(
-        status_body: tuple[int, dict[str, object]]) -> None:
-    async def send() -> Exception:
-        async with messenger(answer(*status_body)) as (url, _):
-            client = AsyncHttp(timeout_seconds=2)
-            try:
-                gateway = ViberGateway(TOKEN, url, "Shop", client=None, async_client=client)  # type: ignore[arg-type]
-                await gateway.send_async("v=", OutgoingMessage("Ready"))
-            except PermanentFailure as failure:
-                return failure
-            finally:
-                await client.close()
-        raise AssertionError("the send did not fail")
-
-    failure = asyncio.run(send())
-    assert isinstance(failure, PermanentFailure) and failure.recipient_state == "blocked"
+def test_viber_refusals_become_the_same_failures_as_on_the_synchronous_path() -> None:
+    not_subscribed, _ = asyncio.run(viber_send(answer(200, {"status": 6, "status_message": "receiverNotSubscribed"})))
+    assert isinstance(not_subscribed, PermanentFailure) and not_subscribed.recipient_state == "blocked"
+    throttled, _ = asyncio.run(viber_send(answer(200, {"status": 12, "status_message": "tooManyRequests"})))
+    assert isinstance(throttled, TransientFailure) and throttled.throttled
+    outage, _ = asyncio.run(viber_send(answer(503, {"status": 0})))
+    assert isinstance(outage, TransientFailure) and outage.reason == "viber: HTTP 503 from the API"

@@ -11,19 +11,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from omnibot.adapters.db.engine import make_engine
-from omnibot.adapters.db.repository import SqlNotificationRepository
-from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
 from tests.debian_tools import PROMTOOL, install_promtool, unavailable
 from tests.integration.apps import sqlite_apps
+from tests.integration.billing import STARS, start_of_month_minus_a_second, store_sends
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -135,16 +132,8 @@ def test_the_api_exposes_the_months_billed_spend_by_channel_and_currency(tmp_pat
         assert billed_spend(paid.get("/metrics").get_data(as_text=True)) == {("telegram", "XTR"): 0}
 
         now = datetime.now(UTC)
-        last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(seconds=1)
-        stars = Price(Decimal("0.1"), "XTR")
-        engine = make_engine(f"sqlite:///{database}")
-        for n, (at, prices) in enumerate([(now, [stars, None, stars]), (now, [stars]), (last_month, [stars])]):
-            SqlNotificationRepository(engine).add(Notification(
-                id=f"00000000-0000-0000-0000-{n:012d}", phone="+380501234567", order_id=None, items=["Lamp"],
-                status=NotificationStatus.SENT, channel=Channel.TELEGRAM, created_at=at, updated_at=at,
-                attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=at, price=price)
-                          for price in prices]))
-        engine.dispose()
+        store_sends(f"sqlite:///{database}", [
+            (now, [STARS, None, STARS]), (now, [STARS]), (start_of_month_minus_a_second(), [STARS])])
 
         spend = billed_spend(paid.get("/metrics").get_data(as_text=True))
         assert spend == {("telegram", "XTR"): pytest.approx(0.3)}  # last month's Star left out
