@@ -19,6 +19,9 @@ class Sizes:
     signed_links: int  # of the customers, linked through the real signed-link flow
     delivery_limit: float
     delivery_count: int
+    # 2b. Paid broadcast: 1,000/s bot-wide, so at 1/s per chat it needs ~1,000 customers (``customers``)
+    paid_count: int
+    paid_ceiling_seconds: float  # wrk straight at the sandbox's sendMessage, for its ceiling
     # 3. Fan-out capacity
     fanout_latency_ms: float
     fanout_concurrency: int
@@ -44,10 +47,14 @@ class Sizes:
 # The run scales the limit and the count together to 100 s; 50/s (5,000) by default, because on
 # 2 shared cores a worker's own capacity is not far above that and the scenario is about keeping
 # to a limit, not about capacity (that is scenario 3). `--delivery-limit 100` runs 10,000 at 100/s.
+# Paid broadcasts: at 1/s per chat, 1,000/s takes 1,000 customers (omnibot keeps 0.9/s a chat, so 900/s);
+# 8,000 notifications, because the sandbox's request log (the steady rate's source) keeps 10,000 calls.
+# Quick: 200 customers (linking costs ~25 ms each), enough to send well past the free 30/s.
 FULL = Sizes(
     warmup_seconds=2, intake_seconds=12, intake_connections=32, light_seconds=5, light_connections=4,
     profile_seconds=6,
     customers=1000, signed_links=50, delivery_limit=50, delivery_count=5000,
+    paid_count=8000, paid_ceiling_seconds=5,
     fanout_latency_ms=100, fanout_concurrency=512, fanout_count=20000, fanout_connections=128, fanout_seconds=8,
     apprise_count=1600, separate_profiles=True,
     latency_rate=20, latency_seconds=20,
@@ -58,7 +65,8 @@ FULL = Sizes(
 QUICK = Sizes(
     warmup_seconds=0.3, intake_seconds=1, intake_connections=32, light_seconds=1, light_connections=4,
     profile_seconds=1,
-    customers=30, signed_links=5, delivery_limit=30, delivery_count=60,
+    customers=200, signed_links=5, delivery_limit=30, delivery_count=60,
+    paid_count=500, paid_ceiling_seconds=1,
     fanout_latency_ms=100, fanout_concurrency=512, fanout_count=1000, fanout_connections=128, fanout_seconds=1,
     apprise_count=100, separate_profiles=False,
     latency_rate=20, latency_seconds=1,

@@ -161,9 +161,13 @@ def _trigger(args: list[str]) -> Callable[[int, int], Request]:
 
 def _send_message(args: list[str]) -> Callable[[int, int], Request]:
     first, count = int(args[0]), int(args[1])
+    paid = args[2:] == ["paid"]
 
     def make(thread: int, counter: int) -> Request:
-        body = {"chat_id": first + (thread * 7919 + counter) % count, "text": f"Order ORD-{thread}-{counter} is ready"}
+        body: dict[str, object] = {"chat_id": first + (thread * 7919 + counter) % count,
+                                   "text": f"Order ORD-{thread}-{counter} is ready"}
+        if paid:
+            body["allow_paid_broadcast"] = True
         return json.dumps(body).encode(), {"Content-Type": "application/json"}
     return make
 

@@ -32,10 +32,10 @@ Scenario = Callable[[Context], ScenarioResult]
 
 
 def scenarios() -> list[tuple[str, Scenario]]:
-    from bench.scenarios import delivery, fanout, intake, latency, retention, webhooks
+    from bench.scenarios import delivery, fanout, intake, latency, paid_broadcast, retention, webhooks
 
-    return [("1. Intake", intake.run), ("2. Delivery at the limits", delivery.run), ("4. Latency", latency.run),
-            ("3. Fan-out capacity", fanout.run), ("5. Webhooks and lookup", webhooks.run),
+    return [("1. Intake", intake.run), (delivery.NAME, delivery.run), (paid_broadcast.NAME, paid_broadcast.run),
+            ("4. Latency", latency.run), ("3. Fan-out capacity", fanout.run), ("5. Webhooks and lookup", webhooks.run),
             ("7. Retention", retention.run)]
 
 
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Tiny versions of every scenario (under a minute).")
     parser.add_argument("--only", action="append", default=[], metavar="N",
-                        help="Run only the scenarios whose name starts with N (e.g. --only 1 --only 5).")
+                        help="Run only the scenarios whose name starts with N (e.g. --only 1 --only 5; "
+                             "--only 2 runs 2 and 2b, --only 2. only 2).")
     parser.add_argument("--pg-url", default=os.environ.get("OMNIBOT_BENCH_PG_URL"),
                         help="Use this PostgreSQL server (a database of the run's own is created there and dropped) "
                              "instead of a throwaway server of the run's own.")
