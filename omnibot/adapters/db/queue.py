@@ -119,17 +119,12 @@ class SqlDeliveryQueue:
                      "created_at": attempt.created_at or now}
                     for notification, _ in passes for attempt in notification.unsaved_attempts]
         with self._engine.begin() as connection:
-            if attempts:
-                connection.execute(delivery_attempts.insert(), attempts)
-            held = set(connection.execute(
-                sa.select(notifications.c.id)
-                .where(sa.tuple_(notifications.c.id, notifications.c.lease_owner).in_(
-                    [(notification.id, owner) for notification, owner in passes]))
-                .with_for_update()).scalars())
-            outcomes = [{"pass_id": notification.id, **rows.notification_progress(notification)}
-                        for notification, _ in passes if notification.id in held]
-            if outcomes:
-                connection.execute(_END_LEASE, outcomes)
+            if self._postgres:
+                held = _end_passes_postgres(connection, passes, attempts)
+            else:
+                if attempts:
+                    connection.execute(delivery_attempts.insert(), attempts)
+                held = _end_leases(connection, passes)
             callbacks = [{"notification_id": notification.id, "url": notification.unsaved_callback.url,
                           "body": notification.unsaved_callback.body, "attempts": 0, "next_attempt_at": now,
                           "created_at": now}
@@ -225,6 +220,58 @@ class SqlDeliveryQueue:
                                                    NotificationStatus.SENDING.value]))
             ).one()
         return int(count), oldest  # min() keeps the column's type: a UTC datetime or None
+
+
+def _end_leases(connection: Connection, passes: Sequence[tuple[Notification, str]]) -> set[str]:
+    """Write each outcome whose pass still holds its lease and end that lease; the ids written."""
+    held = set(connection.execute(
+        sa.select(notifications.c.id)
+        .where(sa.tuple_(notifications.c.id, notifications.c.lease_owner).in_(
+            [(notification.id, owner) for notification, owner in passes]))
+        .with_for_update()).scalars())
+    outcomes = [{"pass_id": notification.id, **rows.notification_progress(notification)}
+                for notification, _ in passes if notification.id in held]
+    if outcomes:
+        connection.execute(_END_LEASE, outcomes)
+    return held
+
+
+# On PostgreSQL a batch of passes is two statements whatever its size, the rows passed as arrays
+# and unnested: the text never changes, so neither SQLAlchemy nor psycopg parses it again (psycopg
+# prepares it on the server after a few runs), and a batch's outcomes need no SELECT … FOR UPDATE
+# first: the UPDATE's own lease condition, re-checked on each row it locks, is the test.
+_INSERT_ATTEMPTS = """
+INSERT INTO delivery_attempts (notification_id, channel, outcome, error, provider_message_id, created_at,
+                               price_amount, price_currency)
+SELECT * FROM unnest(%(notification_id)s::varchar[], %(channel)s::varchar[], %(outcome)s::varchar[],
+                     %(error)s::text[], %(provider_message_id)s::varchar[], %(created_at)s::timestamptz[],
+                     %(price_amount)s::numeric[], %(price_currency)s::varchar[])
+"""
+_END_PASSES = """
+UPDATE notifications AS n
+SET status = o.status, channel = o.channel, contact_id = o.contact_id, result = o.result,
+    updated_at = o.updated_at, next_attempt_at = o.next_attempt_at, lease_owner = NULL, lease_until = NULL
+FROM unnest(%(id)s::varchar[], %(status)s::varchar[], %(channel)s::varchar[], %(contact_id)s::integer[],
+            %(result)s::text[], %(updated_at)s::timestamptz[], %(next_attempt_at)s::timestamptz[])
+     AS o(id, status, channel, contact_id, result, updated_at, next_attempt_at)
+WHERE n.id = o.id AND n.lease_owner = %(owner)s
+RETURNING n.id
+"""
+_ATTEMPT_COLUMNS = ("notification_id", "channel", "outcome", "error", "provider_message_id", "created_at",
+                    "price_amount", "price_currency")
+
+
+def _end_passes_postgres(connection: Connection, passes: Sequence[tuple[Notification, str]],
+                         attempts: list[dict[str, Any]]) -> set[str]:
+    if attempts:
+        connection.exec_driver_sql(_INSERT_ATTEMPTS, {column: [a[column] for a in attempts]
+                                                      for column in _ATTEMPT_COLUMNS})
+    held: set[str] = set()
+    for owner in {owner for _, owner in passes}:  # one owner a process: one statement
+        progress = [{"id": n.id, **rows.notification_progress(n)} for n, pass_owner in passes if pass_owner == owner]
+        arrays: dict[str, Any] = {column: [p[column] for p in progress] for column in progress[0]}
+        held.update(connection.exec_driver_sql(_END_PASSES, {**arrays, "owner": owner}).scalars())
+    return held
 
 
 def _with_attempts(connection: Connection, claimed: Sequence[Any]) -> list[Notification]:
