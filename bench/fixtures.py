@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 
 from bench.stack import PYTHON, Stack, wait_for
 from omnibot.adapters.db import rows
 from omnibot.adapters.db.engine import database_url, make_engine
 from omnibot.adapters.db.queue import WAKEUP_CHANNEL
-from omnibot.adapters.db.tables import notifications
-from omnibot.domain.model import Notification
+from omnibot.adapters.db.tables import contacts, notifications
+from omnibot.domain.model import Contact, Notification
 
 FINAL = ("sent", "failed", "delivered", "seen")
 
@@ -75,13 +74,7 @@ def link_customers(stack: Stack, count: int, signed: int, threads: int = 8) -> t
             stack.sandbox.post(f"/bot{stack.telegram_token}/deleteWebhook", json={"drop_pending_updates": True})
             subprocess.run([PYTHON, "-m", "omnibot", "set-webhooks", "--url", stack.api_url], env=stack.env,
                            check=True, capture_output=True)
-        now = datetime.now(UTC)
-        with psycopg.connect(stack.database.url) as connection, connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO contacts (phone, first_name, last_name, language, telegram_chat_id, telegram_state, "
-                "viber_state, phone_verified, telegram_linked_at, created_at, updated_at) "
-                "VALUES (%s, 'Bench', 'Customer', 'uk', %s, 'active', 'active', true, %s, %s, %s)",
-                [(c.phone, c.chat_id, now, now, now) for c in direct])
+        add_contacts(stack.database.url, direct)
         customers += direct
     verified = stack.database.execute(
         "SELECT count(*) FROM contacts WHERE phone_verified AND telegram_chat_id IS NOT NULL")[0][0]
@@ -98,8 +91,34 @@ def _sandbox_customer(stack: Stack, number: int) -> tuple[str, dict[str, Any]]:
     return phone, created.json()
 
 
+def add_contacts(url: str, customers: list[Customer]) -> None:
+    """Write ``customers`` into ``contacts`` at ``url`` (PostgreSQL or SQLite) as the linking flow leaves them:
+    verified phone, Telegram chat id, state active."""
+    if not customers:
+        return
+    now = datetime.now(UTC)
+    values = [{**rows.contact_values(Contact(phone=c.phone, first_name="Bench", last_name="Customer", language="uk",
+                                             telegram_chat_id=c.chat_id, phone_verified=True,
+                                             telegram_linked_at=now)),
+               "created_at": now, "updated_at": now} for c in customers]
+    engine = make_engine(database_url(url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(contacts.insert(), values)
+    finally:
+        engine.dispose()
+
+
 def enqueue(stack: Stack, orders: list[tuple[str, str]]) -> list[str]:
-    """Queue one notification per (phone, order id), all at once; their ids."""
+    """Queue one notification per (phone, order id) in the run's PostgreSQL, all at once; their ids."""
+    return enqueue_into(stack.database.url, orders)
+
+
+def enqueue_into(url: str, orders: list[tuple[str, str]]) -> list[str]:
+    """Queue one notification per (phone, order id) in the database at ``url``, in one transaction; their ids.
+
+    On PostgreSQL a NOTIFY then wakes idle workers; an embedded worker (SQLite) polls.
+    """
     now = datetime.now(UTC)
     values = []
     for phone, order_id in orders:
@@ -108,12 +127,13 @@ def enqueue(stack: Stack, orders: list[tuple[str, str]]) -> list[str]:
         values.append({**rows.notification_request(notification), **rows.notification_progress(notification),
                        "idempotency_key": None, "request_fingerprint": None, "lease_owner": None,
                        "lease_until": None})
-    engine = make_engine(database_url(stack.database.url))
+    engine = make_engine(database_url(url))
     try:
         with engine.begin() as connection:
             for start in range(0, len(values), 2000):
                 connection.execute(notifications.insert(), values[start:start + 2000])
-            connection.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WAKEUP_CHANNEL})
+            if engine.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WAKEUP_CHANNEL})
     finally:
         engine.dispose()
     return [v["id"] for v in values]

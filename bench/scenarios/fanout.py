@@ -6,7 +6,8 @@ messenger's (the sandbox, faithful but one process, tops out near 1,000/s). omni
 drain a queue filled beforehand, measured over a window after a warm-up; the baselines in the
 same run: the sink's own ceiling (wrk straight at it), a bare asynchronous sender (no database:
 the most a Python sender reaches here), the naive synchronous app under the same gunicorn
-settings, and Apprise from a thread pool.
+settings, and Apprise from a thread pool. The embedded default, ``omnibot serve`` on SQLite with
+its worker inside, drains a queue of its own to the same sink, counted the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.results_model import Row, ScenarioResult, ratio
 from bench.stack import API_KEY, PYTHON, Stack, free_port, wait_until_up
 
 RATE_TARGET = 1000.0
+EMBEDDED_RATE_TARGET = 300.0
 BARE_SENDER_SHARE = 0.5
 BASELINE_MULTIPLE = 3.0
 WORKER_CPU_MS = 0.7
@@ -82,6 +84,7 @@ def _run(ctx: Context, result: ScenarioResult, chats: list[int], sink: Sink) -> 
                                              {**engine_env, "REDIS_URL": stack.redis_url})
     if sizes.separate_profiles:
         _measure(ctx, sink, "fanout-profiled", 1, engine_env, result=result)
+    embedded = data["omnibot_embedded_sqlite"] = _embedded(ctx, sink, engine_env)
     naive, memory["naive_gunicorn_worker"] = _naive(ctx, sink)
     data["naive"] = naive
     apprise = data["apprise"] = _apprise(ctx, sink, chats)
@@ -92,6 +95,7 @@ def _run(ctx: Context, result: ScenarioResult, chats: list[int], sink: Sink) -> 
     rate1, rate2 = one["per_second"], data.get("omnibot_2_workers", {}).get("per_second")
     naive_rate, apprise_rate, bare_rate = naive.get("per_second"), apprise.get("per_second"), bare.get("per_second")
     cpu1, naive_cpu = one["cpu_ms_per_message"], naive["cpu_ms_per_message"]
+    embedded_rate, embedded_cpu = embedded["per_second"], embedded["cpu_ms_per_message"]["serve"]
     c = sizes.fanout_concurrency
     bare_share, naive_multiple = ratio(rate1, bare_rate), ratio(rate1, naive_rate)
     apprise_multiple = ratio(rate1, apprise_rate)
@@ -102,6 +106,11 @@ def _run(ctx: Context, result: ScenarioResult, chats: list[int], sink: Sink) -> 
             bare_rate, "msg/s", f"≥ {BARE_SENDER_SHARE:g}×", _at_least(bare_share, BARE_SENDER_SHARE), bare_share),
         Row("3. Fan-out", "msg/s, 2 worker processes + Redis", rate2, "sink ceiling (wrk)", ceiling.rps, "msg/s", "",
             None, ratio(rate2, ceiling.rps)),
+        Row("3. Fan-out", "msg/s, embedded default (SQLite, inside omnibot serve)", embedded_rate,
+            "1 worker process (PostgreSQL)", rate1, "msg/s", f"≥ {EMBEDDED_RATE_TARGET:,.0f} msg/s",
+            _at_least(embedded_rate, EMBEDDED_RATE_TARGET), ratio(embedded_rate, rate1)),
+        Row("3. Fan-out", "CPU per message: embedded omnibot serve (SQLite inside)", embedded_cpu,
+            "worker + its PostgreSQL", _sum(cpu1), "ms", "", None, ratio(embedded_cpu, _sum(cpu1))),
         Row("3. Fan-out", "msg/s, 1 worker vs the naive synchronous app", rate1, "naive sync app", naive_rate,
             "msg/s", f"≥ {BASELINE_MULTIPLE:g}×", _at_least(naive_multiple, BASELINE_MULTIPLE), naive_multiple),
         Row("3. Fan-out", "msg/s, 1 worker vs Apprise", rate1, "Apprise, thread pool", apprise_rate, "msg/s",
@@ -125,6 +134,7 @@ def _run(ctx: Context, result: ScenarioResult, chats: list[int], sink: Sink) -> 
     result.throughput = [("fan-out: omnibot, 1 worker", rate1)]
     if rate2 is not None:
         result.throughput.append(("fan-out: omnibot, 2 workers", rate2))
+    result.throughput.append(("fan-out: omnibot embedded (SQLite)", embedded_rate or 0.0))
     result.throughput += [("fan-out: sink ceiling", ceiling.rps), ("fan-out: bare sender", bare_rate or 0.0),
                           ("fan-out: naive sync app", naive_rate or 0.0), ("fan-out: Apprise", apprise_rate or 0.0)]
     result.notes += [
@@ -137,6 +147,9 @@ def _run(ctx: Context, result: ScenarioResult, chats: list[int], sink: Sink) -> 
         "cores. " + _cpu_bound(cpu1["worker"], bare_rate),
         f"omnibot: {sizes.fanout_count:,} notifications queued beforehand; rate = sink answers in a "
         f"{sizes.fanout_seconds:g} s window after a {sizes.warmup_seconds:g} s warm-up (WORKER_CONCURRENCY {c}). "
+        "The embedded default runs the same way in `omnibot serve` (one gunicorn process, the worker a thread "
+        "inside it) on a fresh SQLite file, the customers and the queue written into it beforehand with omnibot's "
+        "row mapping, its CPU that of the serve process tree, SQLite's included. "
         f"Naive: the seed's design (look up, call Telegram inside the request) under omnibot's gunicorn settings "
         f"({stack.api_workers} × 8 threads), wrk with {sizes.fanout_connections} connections. Apprise "
         f"{apprise.get('apprise', '')}: its Telegram plugin has no option for another API host (the host is the "
@@ -196,28 +209,68 @@ def _measure(ctx: Context, sink: Sink, name: str, workers: int, env: dict[str, s
     started = stack.start_workers([f"{name}-{n}" for n in range(workers)], **env)
     time.sleep(sizes.warmup_seconds)
     meter = Meter(worker=lambda: sum(tree_seconds(p.pid) for p in started), database=stack.database_cpu).start()
-    first, began = sink.answered() - before, time.monotonic()
     window = sizes.profile_seconds if result is not None and sizes.separate_profiles else sizes.fanout_seconds
     spy = None
     if result is not None:
         spy = profiling.start(started[0].pid, window, ctx.logs / "fanout-worker.raw", ctx.logs / "py-spy.log",
                               threads=sizes.fanout_concurrency)
-    delivered = first
-    while time.monotonic() - began < window and delivered < count:
-        time.sleep(0.25)
-        delivered = sink.answered() - before
-    elapsed = time.monotonic() - began
-    meter.stop()
+    figures = _count_window(sink, before, count, window, meter)
     if result is not None:
         result.profiles["fanout_delivery_worker"] = profiling.finish(
             spy, ctx.results / f"{ctx.stamp}-fanout-worker.svg",
             f"omnibot worker: {sizes.fanout_latency_ms:g} ms messenger latency, limits lifted")
-    rss = _rss(started[0].pid)  # before the stop below
+    figures["rss_mb"] = _rss(started[0].pid)  # before the stop below
     stack.stop_workers()
+    return figures
+
+
+def _count_window(sink: Sink, before: int, count: int, seconds: float, meter: Meter) -> dict[str, Any]:
+    """Sink answers (counted from ``before``) over a window of ``seconds``, shorter once all ``count`` were
+    answered, and the CPU ``meter`` (started by the caller) measured over it."""
+    first, began = sink.answered() - before, time.monotonic()
+    delivered = first
+    while time.monotonic() - began < seconds and delivered < count:
+        time.sleep(0.25)
+        delivered = sink.answered() - before
+    elapsed = time.monotonic() - began
+    meter.stop()
     sent = delivered - first
     return {"queued": count, "window_seconds": round(elapsed, 1), "delivered_in_window": sent,
             "per_second": round(sent / elapsed, 1) if elapsed > 0 else 0.0, "cpu_ms_per_message": meter.per(sent),
-            "rss_mb": rss, "ran_dry": delivered >= count}
+            "ran_dry": delivered >= count}
+
+
+def _embedded(ctx: Context, sink: Sink, engine_env: dict[str, str]) -> dict[str, Any]:
+    """The embedded default: ``omnibot serve`` on a fresh SQLite file, its in-process worker draining a queue
+    written there beforehand; counted like ``_measure``, the CPU that of the serve process tree."""
+    stack, sizes, name = ctx.stack, ctx.sizes, "fanout-embedded"
+    path = ctx.logs / f"{name}.sqlite3"
+    for stale in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        stale.unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    env = {**stack.env, **engine_env, "DATABASE_URL": url}
+    upgrade = subprocess.run([PYTHON, "-m", "omnibot", "db", "upgrade"], env=env, cwd=ctx.logs, capture_output=True,
+                             text=True, timeout=120, check=False)
+    (ctx.logs / f"{name}-db-upgrade.log").write_text(upgrade.stdout + upgrade.stderr)
+    if upgrade.returncode != 0:
+        return {"error": upgrade.stderr[-300:], "per_second": None, "cpu_ms_per_message": {"serve": None}}
+    count = sizes.fanout_count
+    fixtures.add_contacts(url, ctx.customers())
+    fixtures.enqueue_into(url, fixtures.orders_for(ctx.customers(), count, name))
+    port, before = free_port(), sink.answered()
+    process = stack.processes.start(name, [PYTHON, "-m", "omnibot", "serve", "--host", "127.0.0.1",
+                                           "--port", str(port)], env)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process, stack.processes.log_of(name))
+        time.sleep(sizes.warmup_seconds)
+        figures = _count_window(sink, before, count, sizes.fanout_seconds,
+                                Meter(serve=lambda: tree_seconds(process.pid)).start())
+        figures["rss_mb"] = max((_rss(p.pid) for p in psutil.Process(process.pid).children()), default=None)
+    except RuntimeError as error:  # serve did not come up: the scenario's other figures stand
+        return {"error": str(error), "per_second": None, "cpu_ms_per_message": {"serve": None}}
+    finally:
+        stack.processes.stop(process)
+    return figures
 
 
 def _rss(pid: int) -> float:
