@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from omnibot.domain.errors import TransientFailure
+from omnibot.adapters.http_errors import transport_failure
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,9 @@ class Reply:
     status: int
     body: bytes
 
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status < 300
-
 
 class AsyncHttp:
-    """``post`` for coroutines; transport problems come back as ``TransientFailure``."""
+    """``post`` for coroutines; transport problems come back as ``TransientFailure`` (``transport_failure``)."""
 
     def __init__(self, timeout_seconds: float, connect_seconds: float = 5.0, max_connections: int = 512) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=connect_seconds)
@@ -48,11 +41,8 @@ class AsyncHttp:
             async with self._own().post(url, data=json.dumps(payload, ensure_ascii=False).encode(),
                                         headers=headers) as response:
                 return Reply(response.status, await response.read())
-        except TimeoutError as exc:
-            # Never str(exc) or the URL: Telegram's URL carries the bot token.
-            raise TransientFailure(f"{channel}: timed out ({type(exc).__name__})") from None
-        except aiohttp.ClientError as exc:
-            raise TransientFailure(f"{channel}: connection failed ({type(exc).__name__})") from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_failure(channel, exc) from None
 
     async def close(self) -> None:
         session, self._session = self._session, None

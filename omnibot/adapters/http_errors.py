@@ -7,10 +7,11 @@ import httpx
 from omnibot.domain.errors import TransientFailure
 
 
-def transport_failure(channel: str, exc: httpx.HTTPError) -> TransientFailure:
+def transport_failure(channel: str, exc: Exception) -> TransientFailure:
+    """A request that got no answer (httpx's errors, or aiohttp's and asyncio's timeouts)."""
     # str(exc) can contain the request URL, and Telegram's URL contains the bot token:
     # name the kind of failure only.
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return TransientFailure(f"{channel}: timed out ({type(exc).__name__})")
     return TransientFailure(f"{channel}: connection failed ({type(exc).__name__})")
 

@@ -115,7 +115,7 @@ class Worker:
             finished = len(inflight)
             if inflight:
                 await asyncio.wait(inflight)
-            log.info("worker.drained finished=%d released=0", finished)
+            log.info("worker.drained finished=%d", finished)
             if self._on_loop_end is not None:
                 await self._on_loop_end()
             store.shutdown(wait=True)

@@ -18,8 +18,9 @@ import contextvars
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -131,6 +132,7 @@ class _Sleep:
 
 
 _Effect = _Send | _Call | _EndPass | _Acquire | _Sleep
+_Pass = Generator[_Effect, Any, Notification]
 
 
 def _advance(steps: _Pass, result: Any, error: Exception | None) -> tuple[_Effect | None, Notification | None]:
@@ -175,7 +177,6 @@ class _TokenRequests:
                     waiting.set_result(done.result()[index])
 
         taken.add_done_callback(answer)
-_Pass = Generator[_Effect, Any, Notification]
 
 
 @dataclass(frozen=True)
@@ -520,25 +521,24 @@ class DeliveryEngine:
         return lambda: self._timer() < deadline
 
     def _send(self, step: routing.Step, message: OutgoingMessage) -> SendReceipt:
+        with self._provider_call(step.channel):
+            return self._gateways[step.channel].send(step.address, message)
+
+    async def _send_async(self, step: routing.Step, message: OutgoingMessage) -> SendReceipt:
+        with self._provider_call(step.channel):
+            return await self._gateways[step.channel].send_async(step.address, message)
+
+    @contextmanager
+    def _provider_call(self, channel: Channel) -> Iterator[None]:
         """One call to the messenger, timed for the operators' latency metric."""
         started, throttled = self._timer(), False
         try:
-            return self._gateways[step.channel].send(step.address, message)
+            yield
         except TransientFailure as failure:
             throttled = failure.throttled
             raise
         finally:
-            self._telemetry.provider_call(step.channel, self._timer() - started, throttled)
-
-    async def _send_async(self, step: routing.Step, message: OutgoingMessage) -> SendReceipt:
-        started, throttled = self._timer(), False
-        try:
-            return await self._gateways[step.channel].send_async(step.address, message)
-        except TransientFailure as failure:
-            throttled = failure.throttled
-            raise
-        finally:
-            self._telemetry.provider_call(step.channel, self._timer() - started, throttled)
+            self._telemetry.provider_call(channel, self._timer() - started, throttled)
 
     def _record(self, notification: Notification, channel: Channel, outcome: AttemptOutcome,
                 error: str | None = None, provider_id: str | None = None, price: Price | None = None) -> None:
