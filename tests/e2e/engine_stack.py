@@ -136,5 +136,6 @@ def start_engine_stack(
     stack = EngineStack(env=env, workdir=workdir,
                         api=httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10),
                         sandbox=httpx.Client(base_url=f"http://127.0.0.1:{sandbox_port}", timeout=10),
-                        database=make_engine(to_url(database_url)))
+                        # The tests kill connections and read at once: the harness pings, omnibot retries.
+                        database=make_engine(to_url(database_url), pre_ping=True))
     return stack, processes

@@ -20,6 +20,11 @@ API_THREADS = 8
 # (group commit). However many sends it keeps in flight, that is all the connections it uses.
 WORKER_STORE_THREADS = 8
 WORKER_POOL = WORKER_STORE_THREADS + 1
+# Proxies (PgBouncer's server_idle_timeout, a cloud load balancer) and firewalls drop connections
+# idle for some minutes, often silently. A pooled connection older than this is closed and
+# reopened at checkout, so connections stay younger than those idle timeouts instead of failing
+# a request first; one reconnect per connection every five minutes costs next to nothing.
+POOL_RECYCLE_SECONDS = 300
 
 
 def pool_limits(role: str, embedded_worker: bool = False) -> tuple[int, int]:
@@ -54,10 +59,12 @@ def database_url(raw: str | None, default_sqlite_path: str = "omnibot.sqlite3") 
     return raw
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None, pre_ping: bool = True) -> Engine:
-    """An engine tuned for its backend: WAL and enforced foreign keys on SQLite; on PostgreSQL a
-    ping before each checkout unless ``pre_ping`` is off (a delivery worker: it retries the work
-    a dead connection fails, and the first failure invalidates the pool's older connections)."""
+def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None, pre_ping: bool = False) -> Engine:
+    """An engine tuned for its backend: WAL and enforced foreign keys on SQLite; on PostgreSQL
+    pooled connections recycled after ``POOL_RECYCLE_SECONDS`` and, unless ``pre_ping``, used
+    without a ping first. A connection that died idle in the pool anyway fails its first statement
+    at once; SQLAlchemy then invalidates it and every older one, and the work that may run again
+    does (``reconnect.once_more_if_disconnected``, the worker's retries)."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = sa.create_engine(url, connect_args={"check_same_thread": False},
@@ -65,8 +72,8 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None, p
         sa.event.listen(engine, "connect", _configure_sqlite)
         return engine
     if backend == "postgresql":
-        # Connections idle in the pool die when PostgreSQL restarts or a proxy times them out.
-        return sa.create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size,
+        return sa.create_engine(url, pool_pre_ping=pre_ping, pool_recycle=POOL_RECYCLE_SECONDS,
+                                pool_size=pool_size,
                                 max_overflow=pool_size if max_overflow is None else max_overflow)
     return sa.create_engine(url)
 

@@ -2,8 +2,8 @@
 
 On PostgreSQL a claim is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)``, so any
 number of workers take disjoint batches without waiting on each other, and every enqueue sends
-``NOTIFY omnibot_queue`` inside its own transaction (delivered at commit, when the row is
-visible). SQLite serialises writers, so the same UPDATE is atomic there without the lock clause.
+``NOTIFY omnibot_queue`` in the statement that inserts the row (delivered at commit, when the row
+is visible). SQLite serialises writers, so the same UPDATE is atomic there without the lock clause.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from omnibot.adapters.db import rows
 from omnibot.adapters.db.errors import translate
+from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.tables import delivery_attempts, notifications, status_callbacks
 from omnibot.domain.errors import IdempotencyConflict
 from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
@@ -27,6 +28,14 @@ WAKEUP_CHANNEL = "omnibot_queue"
 _END_LEASE = (notifications.update().where(notifications.c.id == sa.bindparam("pass_id"))
               .values(lease_owner=None, lease_until=None))
 _RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
+# An accepted notification on PostgreSQL: the INSERT and the worker's wake-up in one statement, run
+# in autocommit (one round trip where BEGIN, INSERT, NOTIFY, COMMIT took four). Every column a bound
+# parameter, built once: SQLAlchemy compiles it once and reuses it for every request.
+_INTAKE = sa.select(sa.func.pg_notify(sa.bindparam("wakeup_channel", WAKEUP_CHANNEL, type_=sa.String),
+                                      sa.literal_column("''"))).select_from(
+    notifications.insert().values({column.name: sa.bindparam(column.name, type_=column.type)
+                                   for column in notifications.c})
+    .returning(notifications.c.id).cte("inserted"))
 
 
 class SqlDeliveryQueue:
@@ -56,13 +65,13 @@ class SqlDeliveryQueue:
             "lease_until": now + timedelta(seconds=lease_seconds) if leased else None,
         }
         try:
-            with self._engine.begin() as connection:
-                # As parameters, not .values(values): SQLAlchemy then reuses the compiled INSERT
-                # instead of building a statement and coercing 20 values on every request.
-                connection.execute(notifications.insert(), values)
-                if self._postgres and not leased:
-                    connection.execute(sa.text("SELECT pg_notify(:channel, '')"),
-                                       {"channel": WAKEUP_CHANNEL})
+            # Safe to run twice: the id, chosen above, is the primary key, so no second row. Whether
+            # a statement that failed on a lost connection had run, we cannot tell. Usually it had
+            # not (a connection that died idle in the pool). If it had (lost between the commit and
+            # its answer), the second run finds the id taken: with an idempotency key the caller
+            # gets the stored notification, without one a conflict, no worse than the lost
+            # connection it would get with no second run.
+            once_more_if_disconnected(lambda: self._insert(values, wake=self._postgres and not leased))
         except IntegrityError as exc:
             if idempotency_key is None:
                 raise translate(exc, "notification") from exc
@@ -70,6 +79,16 @@ class SqlDeliveryQueue:
         if self._on_enqueue is not None and not leased:
             self._on_enqueue()
         return notification, True
+
+    def _insert(self, values: dict[str, Any], wake: bool) -> None:
+        if wake:
+            with self._engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(_INTAKE, values)
+            return
+        with self._engine.begin() as connection:
+            # As parameters, not .values(values): SQLAlchemy then reuses the compiled INSERT
+            # instead of building a statement and coercing 20 values on every request.
+            connection.execute(notifications.insert(), values)
 
     def _replay(self, idempotency_key: str, fingerprint: str | None) -> Notification:
         with self._engine.connect() as connection:

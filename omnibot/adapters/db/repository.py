@@ -6,6 +6,7 @@ process and the worker can share a database without holding locks between reques
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db import rows
 from omnibot.adapters.db.errors import Conflict, ContactConflict, NotFound, RepositoryError, translate
+from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.tables import contacts, delivery_attempts, notifications, order_links
 from omnibot.domain.model import Channel, Contact, DeliveryAttempt, Notification, OrderLink
 
@@ -38,6 +40,17 @@ class _Repository:
     def __init__(self, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
         self._engine = engine
         self._now = now or SystemClock().now
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as connection:
+            if self._postgres and not connection.in_transaction():  # (a unit of work's is open)
+                # Outside a transaction: psycopg would open one with a BEGIN and SQLAlchemy end it
+                # with a ROLLBACK, two round trips more, and under READ COMMITTED each statement
+                # reads its own snapshot either way. (Changing the mode costs no round trip.)
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
@@ -154,9 +167,12 @@ class SqlContactRepository(_Repository):
     def _find(self, column: sa.Column[Any], value: object) -> Contact | None:
         if value is None:  # ``column == None`` would mean IS NULL: any contact without one
             return None
-        with self._engine.connect() as connection:
-            row = connection.execute(sa.select(contacts).where(column == value)).first()
+        row = once_more_if_disconnected(lambda: self._first(_contact_by(column.name), value))
         return None if row is None else rows.contact(row)
+
+    def _first(self, query: sa.Select[Any], value: object) -> sa.Row[Any] | None:
+        with self._read() as connection:
+            return connection.execute(query, {"value": value}).first()
 
     @staticmethod
     def _save(connection: Connection, contact: Contact, now: datetime) -> None:
@@ -166,6 +182,12 @@ class SqlContactRepository(_Repository):
         result = connection.execute(contacts.update().where(contacts.c.id == contact_id).values(values))
         if result.rowcount == 0:
             raise NotFound(f"contact {contact_id} does not exist")
+
+
+@functools.cache
+def _contact_by(column: str) -> sa.Select[Any]:
+    """The contact with a given value in ``column``, built once (SQLAlchemy reuses its compiled form)."""
+    return sa.select(contacts).where(contacts.c[column] == sa.bindparam("value"))
 
 
 class SqlNotificationRepository(_Repository):
@@ -203,7 +225,10 @@ class SqlNotificationRepository(_Repository):
             self._insert_attempt(connection, notification_id, attempt, self._now())
 
     def get(self, notification_id: str) -> Notification | None:
-        with self._engine.connect() as connection:
+        return once_more_if_disconnected(lambda: self._get(notification_id))
+
+    def _get(self, notification_id: str) -> Notification | None:
+        with self._read() as connection:
             row = connection.execute(
                 sa.select(notifications).where(notifications.c.id == notification_id)
             ).first()
@@ -254,17 +279,24 @@ def _upsert_link(
 
     ``keep_latest`` keeps whichever time is newer: a merge must not make a link look older.
     """
-    dialect = connection.dialect.name
+    connection.execute(_link_upsert(connection.dialect.name, keep_latest),
+                       {"order_id": order_id, "contact_id": contact_id, "channel": channel, "created_at": created_at})
+
+
+@functools.cache
+def _link_upsert(dialect: str, keep_latest: bool) -> sa.Insert:
+    # Built once per kind: building an upsert (its ``excluded`` columns above all) costs more
+    # CPU than running it.
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"omnibot supports PostgreSQL and SQLite, not {dialect}")
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(order_links)
-    statement = insert.values(order_id=order_id, contact_id=contact_id, channel=channel,
-                              created_at=created_at)
+    statement = insert.values({name: sa.bindparam(name, type_=order_links.c[name].type)
+                               for name in ("order_id", "contact_id", "channel", "created_at")})
     new_time: sa.ColumnElement[Any] = statement.excluded.created_at
     if keep_latest:
         new_time = sa.case((new_time > order_links.c.created_at, new_time),
                            else_=order_links.c.created_at)
-    connection.execute(statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[order_links.c.order_id, order_links.c.contact_id, order_links.c.channel],
         set_={"created_at": new_time},
-    ))
+    )
