@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,29 +23,31 @@ from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateL
 from omnibot.adapters.db.engine import WORKER_STORE_THREADS as WORKER_STORE_THREADS
 from omnibot.adapters.db.engine import database_url, make_engine, pool_limits
 from omnibot.adapters.db.group_commit import GroupCommitQueue
+from omnibot.adapters.db.inbound_store import SqlInboundStore
 from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
-from omnibot.adapters.db.outbox import SqlCallbackOutbox
+from omnibot.adapters.db.outbox import SqlCallbackOutbox, SqlReplyOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.adapters.db.retention import SqlRetention
 from omnibot.adapters.http_pool import HttpClient, PerThreadClient
 from omnibot.adapters.metrics import DatabaseCollector, PrometheusTelemetry, scrape_registry
 from omnibot.adapters.ratelimit import make_rate_limiter
-from omnibot.adapters.telegram import TelegramGateway
-from omnibot.adapters.viber import ViberGateway
+from omnibot.adapters.telegram import TelegramGateway, TelegramWebhook
+from omnibot.adapters.viber import ViberGateway, ViberWebhook
 from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
 from omnibot.domain.model import Channel, Price
 from omnibot.domain.retry import RetryPolicy
 from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
 from omnibot.entrypoints.worker import worker_name
-from omnibot.ports import Limit, MessengerGateway, RateLimiter
+from omnibot.ports import Limit, MessengerGateway, RateLimiter, WebhookEndpoint
 from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
-from omnibot.services.linking import Linking
+from omnibot.services.inbound import Inbound
 from omnibot.services.links import LinkIssuer
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from omnibot.services.privacy import CustomerRecords
+from omnibot.services.replies import ReplySender
 from omnibot.settings import Settings
 
 
@@ -58,7 +61,11 @@ class Services:
     notifications: SqlNotificationRepository
     delivery: DeliveryEngine
     notifier: Notifier
-    linking: Linking
+    inbound: Inbound  # webhook updates
+    webhooks: dict[Channel, WebhookEndpoint]  # the configured messengers' sides of the webhooks
+    replies: ReplySender  # the bot's queued replies, sent by the workers
+    reply_outbox: SqlReplyOutbox
+    replies_waiting: threading.Event  # set when this process queued a reply (the embedded worker sends it at once)
     telegram: TelegramGateway | None
     viber: ViberGateway | None
     limiter: RateLimiter
@@ -99,6 +106,19 @@ def build_gateways(settings: Settings, http: HttpClient,
     viber = (ViberGateway(viber_token, str(settings.viber_api_url), settings.viber_sender_name, http, async_http)
              if viber_token else None)
     return telegram, viber
+
+
+def build_webhooks(settings: Settings, viber: ViberGateway | None) -> dict[Channel, WebhookEndpoint]:
+    """The webhook of every messenger whose token is configured; a webhook with no way to tell
+    the messenger's updates from a stranger's is never open."""
+    webhooks: dict[Channel, WebhookEndpoint] = {}
+    telegram_secret = settings.telegram_webhook_key()
+    if telegram_secret is not None:
+        webhooks[Channel.TELEGRAM] = TelegramWebhook(telegram_secret)
+    viber_token = settings.secret("viber_auth_token")
+    if viber is not None and viber_token:
+        webhooks[Channel.VIBER] = ViberWebhook(viber_token, viber)
+    return webhooks
 
 
 BOT_BURST_SECONDS = 0.1
@@ -160,8 +180,7 @@ def _token_key(prefix: str, token: str | None) -> str:
 def build(settings: Settings, *, role: str = "api") -> Services:
     url = database_url(settings.database_url)
     pool_size, max_overflow = pool_limits(role, embedded_worker=url.startswith("sqlite"))
-    # A worker retries what a dead connection fails (claims, outcome writes): no ping per checkout.
-    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pre_ping=role != "worker")
+    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     clock = SystemClock()
     contacts = SqlContactRepository(engine, now=clock.now)
     wakeup: LocalWakeup | PostgresWakeup
@@ -194,10 +213,15 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     links = LinkIssuer(tokens, clock, settings.link_key(), settings.telegram_bot_username, settings.viber_bot_uri,
                        default_ttl=timedelta(hours=settings.link_ttl_hours))
     telemetry = PrometheusTelemetry()
+    limits = rate_limits(settings)
     delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
-                              rate_limits(settings), clock, policy, status_callback=callbacks.callback_for,
+                              limits, clock, policy, status_callback=callbacks.callback_for,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
                               outage_errors=(SQLAlchemyError,))
+    replies_waiting = threading.Event()
+    reply_outbox = SqlReplyOutbox(engine, clock.now)
+    inbound = Inbound(SqlInboundStore(engine, clock.now), links, messages, clock, settings.default_phone_region,
+                      callbacks, telemetry, replies_waiting=replies_waiting.set)
     return Services(
         settings=settings,
         engine=engine,
@@ -206,7 +230,11 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         delivery=delivery,
         notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds,
                           telemetry=telemetry),
-        linking=Linking(contacts, tokens, links, messages, clock, settings.default_phone_region),
+        inbound=inbound,
+        webhooks=build_webhooks(settings, viber),
+        replies=ReplySender(reply_outbox, gateways, limiter, limits),
+        reply_outbox=reply_outbox,
+        replies_waiting=replies_waiting,
         telegram=telegram,
         viber=viber,
         limiter=limiter,
@@ -244,8 +272,10 @@ def housekeeping(services: Services) -> None:
     notifications past retention."""
     now = SystemClock().now()
     services.queue.forget_idempotency_keys(now - timedelta(hours=services.settings.idempotency_retention_hours))
-    # Messengers redeliver an update for hours at most; a week is a wide margin.
+    # Messengers redeliver an update for hours at most; a week is a wide margin. A reply given up
+    # on stays as long, for operators to see why.
     services.updates.forget_before(now - timedelta(days=7))
+    services.reply_outbox.forget_given_up(now - timedelta(days=7))
     if services.settings.notification_retention_days:  # 0 keeps them forever
         SqlRetention(services.engine).purge(now - timedelta(days=services.settings.notification_retention_days))
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from omnibot.domain.model import (
     AttemptOutcome,
@@ -18,6 +18,8 @@ from omnibot.domain.model import (
     OrderLink,
     Price,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,100 @@ class LinkTokenRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class BotReply:
+    """What the bot answers one customer, on the messenger the customer wrote on."""
+
+    channel: Channel
+    address: str
+    message: OutgoingMessage
+
+
+class WebhookEndpoint(Protocol):
+    """A messenger's side of omnibot's webhook: which updates are authentic, and how an answer
+    carries the bot's reply."""
+
+    channel: Channel
+
+    def authentic(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the update came from the messenger (its secret or its signature)."""
+        ...
+
+    def answer(self, reply: BotReply | None) -> dict[str, Any]:
+        """The webhook's answer, carrying ``reply`` when there is one."""
+        ...
+
+
 class UpdateLog(Protocol):
     """Webhook updates already handled: messengers redeliver, omnibot acts once."""
 
-    def seen(self, channel: Channel, key: str) -> bool: ...
+    def claim(self, channel: Channel, key: str) -> bool:
+        """Record the update as handled in the caller's transaction; False when it was already
+        (waits for a transaction handling it at the same time to end)."""
+        ...
 
-    def remember(self, channel: Channel, key: str) -> None: ...
+    def keep_reply(self, channel: Channel, key: str, reply: BotReply) -> None:
+        """Keep the reply carried in the webhook's answer, to answer a redelivery alike."""
+        ...
+
+    def reply_to(self, channel: Channel, key: str) -> BotReply | None:
+        """The reply kept for a handled update."""
+        ...
 
     def forget_before(self, before: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    id: int
+    reply: BotReply
+    attempts: int
+
+
+class ReplyOutbox(Protocol):
+    """Bot replies that cannot ride in a webhook's answer, stored with the update, sent by the workers."""
+
+    def add(self, reply: BotReply) -> None: ...
+
+    def claim(self, limit: int, lease_seconds: float) -> list[ReplyJob]: ...
+
+    def done(self, job_id: int) -> None: ...
+
+    def retry(self, job_id: int, delay_seconds: float | None, error: str) -> None:
+        """Try again after ``delay_seconds``; ``None`` gives up (the error stays for operators)."""
+        ...
+
+    def postpone(self, job_id: int, delay_seconds: float) -> None:
+        """Due again in ``delay_seconds``; the claim does not count as a try."""
+        ...
+
+
+class ReceiptLog(Protocol):
+    """What the messenger reports back about a sent message (``DeliveryQueue`` does it)."""
+
+    def record_receipt(self, channel: Channel, provider_message_id: str,
+                       status: NotificationStatus) -> Notification | None: ...
+
+    def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
+                           result: str) -> Notification | None: ...
+
+
+class InboundUnit(Protocol):
+    """The stores one webhook update reads and writes, all in one transaction."""
+
+    contacts: ContactRepository
+    tokens: LinkTokenRepository
+    updates: UpdateLog
+    replies: ReplyOutbox
+    receipts: ReceiptLog
+    callbacks: CallbackOutbox
+
+
+class InboundStore(Protocol):
+    def run(self, work: Callable[[InboundUnit], T]) -> T:
+        """Run ``work`` in one transaction, committed when it returns and rolled back when it
+        raises; once more on a fresh connection when the first one turned out dead."""
+        ...
 
 
 class OperatorSignOuts(Protocol):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db.errors import CONTACT_KEYS, Conflict, ContactConflict, NotFound
@@ -28,8 +28,11 @@ from omnibot.domain.model import (
     OrderLink,
     StatusCallback,
 )
+from omnibot.ports import BotReply, CallbackJob, ContactRepository, InboundUnit, NoTelemetry, ReplyJob
 
 Now = Callable[[], datetime]
+P = TypeVar("P")
+T = TypeVar("T")
 
 
 class ManualClock:
@@ -405,21 +408,182 @@ class InMemoryLinkTokenRepository:
 
 
 class InMemoryUpdateLog:
+    """``UpdateLog`` in a dict: (channel, key) → (handled at, the reply kept for a redelivery)."""
+
     def __init__(self, now: Now) -> None:
         self._now = now
-        self.keys: dict[tuple[Channel, str], datetime] = {}
+        self.handled: dict[tuple[Channel, str], tuple[datetime, BotReply | None]] = {}
 
-    def seen(self, channel: Channel, key: str) -> bool:
-        return (channel, key) in self.keys
+    def claim(self, channel: Channel, key: str) -> bool:
+        if (channel, key) in self.handled:
+            return False
+        self.handled[(channel, key)] = (self._now(), None)
+        return True
 
-    def remember(self, channel: Channel, key: str) -> None:
-        self.keys.setdefault((channel, key), self._now())
+    def keep_reply(self, channel: Channel, key: str, reply: BotReply) -> None:
+        # As the UPDATE of the SQL log: nothing to keep it with, nothing kept.
+        if (channel, key) in self.handled:
+            self.handled[(channel, key)] = (self.handled[(channel, key)][0], reply)
+
+    def reply_to(self, channel: Channel, key: str) -> BotReply | None:
+        return self.handled.get((channel, key), (None, None))[1]
 
     def forget_before(self, before: datetime) -> int:
-        doomed = [k for k, at in self.keys.items() if at < before]
+        doomed = [k for k, (at, _) in self.handled.items() if at < before]
         for key in doomed:
-            del self.keys[key]
+            del self.handled[key]
         return len(doomed)
+
+    def snapshot(self) -> dict[Any, Any]:
+        return dict(self.handled)
+
+    def restore(self, snapshot: dict[Any, Any]) -> None:
+        self.handled.clear()
+        self.handled.update(snapshot)
+
+
+@dataclass(frozen=True)
+class OutboxRow(Generic[P]):
+    """One row of an outbox table: ``next_attempt_at`` None means given up, kept for operators."""
+
+    payload: P
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None = None
+
+
+class _InMemoryOutbox(Generic[P]):
+    """An outbox claimed as ``adapters/db/outbox.py`` claims its tables: moving ``next_attempt_at``
+    forward by the lease is the lease, and every claim counts one more attempt."""
+
+    def __init__(self, now: Now) -> None:
+        self._now = now
+        self.rows: dict[int, OutboxRow[P]] = {}
+        self._ids = itertools.count(1)  # like a database sequence, not given back by a rollback
+
+    def _add(self, payload: P) -> None:
+        self.rows[next(self._ids)] = OutboxRow(payload, 0, self._now())
+
+    def _claim(self, limit: int, lease_seconds: float) -> list[tuple[int, OutboxRow[P]]]:
+        now = self._now()
+        due = sorted((row.next_attempt_at, row_id) for row_id, row in self.rows.items()
+                     if row.next_attempt_at is not None and row.next_attempt_at <= now)
+        claimed = []
+        for _, row_id in due[:limit]:
+            row = self.rows[row_id]
+            self.rows[row_id] = row = replace(row, attempts=row.attempts + 1,
+                                              next_attempt_at=now + timedelta(seconds=lease_seconds))
+            claimed.append((row_id, row))
+        return claimed
+
+    def done(self, job_id: int) -> None:
+        self.rows.pop(job_id, None)
+
+    def retry(self, job_id: int, delay_seconds: float | None, error: str) -> None:
+        at = None if delay_seconds is None else self._now() + timedelta(seconds=delay_seconds)
+        if job_id in self.rows:
+            self.rows[job_id] = replace(self.rows[job_id], next_attempt_at=at, last_error=error[:1000])
+
+    def postpone(self, job_id: int, delay_seconds: float) -> None:
+        if job_id in self.rows:
+            row = self.rows[job_id]
+            self.rows[job_id] = replace(row, next_attempt_at=self._now() + timedelta(seconds=delay_seconds),
+                                        attempts=row.attempts - 1)
+
+    def snapshot(self) -> dict[Any, Any]:
+        return dict(self.rows)
+
+    def restore(self, snapshot: dict[Any, Any]) -> None:
+        self.rows.clear()
+        self.rows.update(snapshot)
+
+
+class InMemoryReplyOutbox(_InMemoryOutbox[BotReply]):
+    """``ReplyOutbox``: the bot's replies waiting for the workers."""
+
+    def add(self, reply: BotReply) -> None:
+        self._add(reply)
+
+    def claim(self, limit: int, lease_seconds: float) -> list[ReplyJob]:
+        return [ReplyJob(row_id, row.payload, row.attempts) for row_id, row in self._claim(limit, lease_seconds)]
+
+
+class InMemoryCallbackOutbox(_InMemoryOutbox[tuple[str, str, str]]):
+    """``CallbackOutbox``: status callbacks (notification id, url, body) waiting for the workers."""
+
+    def add(self, notification_id: str, url: str, body: str) -> None:
+        self._add((notification_id, url, body))
+
+    def claim(self, limit: int, lease_seconds: float) -> list[CallbackJob]:
+        return [CallbackJob(row_id, *row.payload, row.attempts) for row_id, row in self._claim(limit, lease_seconds)]
+
+
+@dataclass
+class InMemoryInboundUnit:
+    contacts: ContactRepository
+    tokens: InMemoryLinkTokenRepository
+    updates: InMemoryUpdateLog
+    replies: InMemoryReplyOutbox
+    receipts: InMemoryDeliveryQueue
+    callbacks: InMemoryCallbackOutbox
+
+
+class InMemoryInboundStore:
+    """``InboundStore`` over one ``InMemoryInboundUnit``.
+
+    The transaction is kept where it is cheap: when ``work`` raises, the update log and both
+    outboxes are put back as they were. Contacts, link tokens and the delivery queue are NOT rolled
+    back by this fake: a test whose work fails midway sees what it wrote to them.
+    """
+
+    def __init__(self, unit: InMemoryInboundUnit) -> None:
+        self.unit = unit
+        self.runs = 0
+        self._race_next_run = False
+
+    def race_next_run(self) -> None:
+        """In the next run, another update of the same account commits the account first: the
+        run's new contact is already there when it adds it, and the add raises ``ContactConflict``
+        as the database's unique keys make it."""
+        self._race_next_run = True
+
+    def run(self, work: Callable[[InboundUnit], T]) -> T:
+        self.runs += 1
+        unit = self.unit
+        if self._race_next_run:
+            self._race_next_run = False
+            unit = replace(unit, contacts=cast(ContactRepository, _ContactsRacedOnAdd(unit.contacts)))
+        kept = [(store, store.snapshot()) for store in (unit.updates, unit.replies, unit.callbacks)]
+        try:
+            return work(unit)
+        except BaseException:
+            for store, snapshot in kept:
+                store.restore(snapshot)
+            raise
+
+
+class _ContactsRacedOnAdd:
+    """Contacts as a transaction sees them when another one commits the same new account while it runs."""
+
+    def __init__(self, contacts: ContactRepository) -> None:
+        self._contacts = contacts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._contacts, name)
+
+    def add(self, contact: Contact) -> Contact:
+        self._contacts.add(replace(contact))  # the other transaction's commit
+        raise ContactConflict(None)
+
+
+class RecordingTelemetry(NoTelemetry):
+    """Keeps the notifications reported finished; reports nothing else, as ``NoTelemetry``."""
+
+    def __init__(self) -> None:
+        self.finished_notifications: list[Notification] = []
+
+    def finished(self, notification: Notification) -> None:
+        self.finished_notifications.append(notification)
 
 
 class InMemoryOperatorSignOuts:

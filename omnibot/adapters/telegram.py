@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ from omnibot.adapters.http_errors import server_failure, transport_failure
 from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure, TransientFailure
 from omnibot.domain.model import Channel, ChannelState
-from omnibot.ports import OutgoingMessage, SendReceipt
+from omnibot.ports import BotReply, OutgoingMessage, SendReceipt
 
 # Failures that are about this customer's account, not about us or the bot.
 _RECIPIENT_STATES = {
@@ -50,19 +52,10 @@ class TelegramGateway:
 
     def message_payload(self, address: str, message: OutgoingMessage) -> dict[str, Any]:
         """The ``sendMessage`` parameters for one message to one chat."""
-        payload: dict[str, Any] = {
-            "chat_id": int(address),
-            "text": message.html or message.text,
-            "link_preview_options": {"is_disabled": True},
-        }
-        if message.html:
-            payload["parse_mode"] = "HTML"
+        payload = send_message_parameters(address, message)
         if self._paid_broadcast:
             # Up to 1,000 messages a second; Telegram bills only those above the bot's free 30/s.
             payload["allow_paid_broadcast"] = True
-        markup = reply_markup(message)
-        if markup:
-            payload["reply_markup"] = markup
         return payload
 
     def set_webhook(self, url: str, secret_token: str | None) -> None:
@@ -85,6 +78,40 @@ class TelegramGateway:
         except httpx.HTTPError as exc:
             raise transport_failure("telegram", exc) from None
         return read_result(response.status_code, response.content)
+
+
+class TelegramWebhook:
+    """The Telegram side of ``/webhook/telegram``."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(self, secret_token: str) -> None:
+        self._secret = secret_token.encode()
+
+    def authentic(self, headers: Mapping[str, str], body: bytes) -> bool:
+        # Always checked: without it anyone could post a "contact" and take over a customer's chat.
+        given = headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        return hmac.compare_digest(given.encode(), self._secret)
+
+    def answer(self, reply: BotReply | None) -> dict[str, Any]:
+        # Telegram makes the one Bot API call a webhook's answer carries, as if the bot had made it.
+        if reply is None:
+            return {"ok": True}
+        return {"method": "sendMessage", **send_message_parameters(reply.address, reply.message)}
+
+
+def send_message_parameters(address: str, message: OutgoingMessage) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "chat_id": int(address),
+        "text": message.html or message.text,
+        "link_preview_options": {"is_disabled": True},
+    }
+    if message.html:
+        parameters["parse_mode"] = "HTML"
+    markup = reply_markup(message)
+    if markup:
+        parameters["reply_markup"] = markup
+    return parameters
 
 
 def read_result(status: int, content: bytes) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from omnibot.adapters.http_errors import server_failure, transport_failure
 from omnibot.adapters.http_pool import HttpClient
 from omnibot.domain.errors import PermanentFailure, TransientFailure
 from omnibot.domain.model import Channel, ChannelState
-from omnibot.ports import OutgoingMessage, SendReceipt
+from omnibot.ports import BotReply, OutgoingMessage, SendReceipt
 
 # The tracking_data of omnibot's share-phone keyboard message. A Viber customer can send any
 # contact card; only one sent in reply to this keyboard is taken as the customer's own number.
@@ -87,6 +88,24 @@ class ViberGateway:
         except httpx.HTTPError as exc:
             raise transport_failure("viber", exc) from None
         return read_body(response.status_code, response.content)
+
+
+class ViberWebhook:
+    """The Viber side of ``/webhook/viber``."""
+
+    channel = Channel.VIBER
+
+    def __init__(self, token: str, gateway: ViberGateway) -> None:
+        self._token = token
+        self._gateway = gateway
+
+    def authentic(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return signature_is_valid(body, headers.get("X-Viber-Content-Signature"), self._token)
+
+    def answer(self, reply: BotReply | None) -> dict[str, Any]:
+        # Only the answer to conversation_started may carry a message (the welcome): the inbound
+        # use case queues every other reply.
+        return {"status": 0} if reply is None else self._gateway.message_body(reply.message)
 
 
 def read_body(status: int, content: bytes) -> dict[str, Any]:

@@ -7,12 +7,14 @@ import gc
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot import bootstrap
+from omnibot.domain.errors import RateLimiterUnavailable
 from omnibot.entrypoints.worker import Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -33,18 +35,34 @@ def make_worker(services: bootstrap.Services, concurrency: int | None = None, he
 
 def start_callbacks(services: bootstrap.Services, stopping: threading.Event) -> threading.Thread:
     """A thread that POSTs due status callbacks to the shop until ``stopping`` is set."""
+    return _start_outbox_loop("callbacks", services.callbacks.send_due, threading.Event(), 1.0, stopping)
 
+
+# How long a worker in its own process leaves a queued reply unseen, at most; the embedded worker
+# is told at once.
+REPLY_POLL_SECONDS = 0.25
+
+
+def start_replies(services: bootstrap.Services, stopping: threading.Event) -> threading.Thread:
+    """A thread that sends the bot's queued replies until ``stopping`` is set."""
+    return _start_outbox_loop("replies", services.replies.send_due, services.replies_waiting, REPLY_POLL_SECONDS,
+                              stopping)
+
+
+def _start_outbox_loop(name: str, send_due: Callable[[], int], waiting: threading.Event, idle_seconds: float,
+                       stopping: threading.Event) -> threading.Thread:
     def loop() -> None:
         while not stopping.is_set():
+            waiting.clear()
             try:
-                sent = services.callbacks.send_due()
-            except SQLAlchemyError as exc:
-                log.warning("callback.claim_failed error=%s", type(exc).__name__)
+                sent = send_due()
+            except (SQLAlchemyError, RateLimiterUnavailable) as exc:
+                log.warning("%s.claim_failed error=%s", name, type(exc).__name__)
                 sent = 0
             if not sent:
-                stopping.wait(1.0)
+                waiting.wait(idle_seconds)
 
-    thread = threading.Thread(target=loop, name="omnibot-callbacks", daemon=True)
+    thread = threading.Thread(target=loop, name=f"omnibot-{name}", daemon=True)
     thread.start()
     return thread
 
@@ -61,6 +79,7 @@ def run_forever(services: bootstrap.Services, concurrency: int | None = None, he
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     start_callbacks(services, worker.stopping)
+    start_replies(services, worker.stopping)
     # What was loaded to start (modules, settings, pools) lives as long as the process: the
     # collector need not scan it again and again.
     gc.collect()
@@ -78,6 +97,7 @@ def start_in_process(services: bootstrap.Services) -> Worker:
     thread = threading.Thread(target=worker.run, name="omnibot-worker", daemon=True)
     thread.start()
     start_callbacks(services, worker.stopping)
+    start_replies(services, worker.stopping)
 
     def stop() -> None:
         worker.stopping.set()

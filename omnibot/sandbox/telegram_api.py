@@ -60,7 +60,8 @@ class TelegramBot:
                 raise TelegramError(404, "Not Found")
             if unreadable:
                 raise TelegramError(400, unreadable)
-            result = method(call.params)
+            # A message remembers whether it came in a webhook's answer.
+            result = self.send_message(call.params, call.via) if call.method == "sendMessage" else method(call.params)
         except TelegramError as error:
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
             if error.parameters:
@@ -95,7 +96,7 @@ class TelegramBot:
                 "supports_inline_queries": False, "can_connect_to_business": False,
                 "has_main_web_app": False}
 
-    def send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+    def send_message(self, params: dict[str, Any], via: str = "http") -> dict[str, Any]:
         chat_id = params_of.chat_id(params)
         customer = self._state.by_telegram_id(chat_id) if chat_id is not None else None
         if customer is None:
@@ -126,7 +127,8 @@ class TelegramBot:
             message_id, now = account.last_message_id, self._state.clock()
             customer.messages.append(ReceivedMessage(
                 channel=TELEGRAM, text=rendered.text, raw_text=text, at=now, message_id=message_id,
-                parse_mode=parse_mode, reply_markup=markup, entities=rendered.entities))
+                parse_mode=parse_mode, reply_markup=markup, entities=rendered.entities,
+                via="webhook_response" if via == "webhook_response" else "api"))
         message: dict[str, Any] = {
             "message_id": message_id, "from": self.bot_user(),
             "chat": private_chat(customer), "date": int(now), "text": rendered.text,

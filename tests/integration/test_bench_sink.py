@@ -1,5 +1,6 @@
 """The bench's messenger sink answers Telegram's sendMessage after its latency and counts what it
-answered; the bare sender drives it. Both on loopback, tiny sizes: the figures are the bench's."""
+answered; the bare sender and the load generator drive it. All on loopback, tiny sizes: the figures
+are the bench's."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from bench import bare_sender, sink
+from bench import bare_sender, load, sink
 
 
 def free_port() -> int:
@@ -57,3 +59,23 @@ def test_the_bare_sender_keeps_many_requests_in_flight(sink_url: str) -> None:
     stats = httpx.get(f"{sink_url}/sink/stats").json()
     assert stats["answered"] == before + 40
     assert 1 < stats["most_in_flight"] <= 20  # held at once by the sink: concurrent, within the bound
+
+
+def test_a_load_run_counts_the_answers_holding_a_string(sink_url: str, tmp_path: Path) -> None:
+    url = f"{sink_url}/bot1:x/sendMessage"
+    counted = load.run(url, "send_message", ["1", "10"], 2, 1, tmp_path, "with-message-id",
+                       count_answers_with='"message_id"')
+    assert counted.errors == 0 and counted.requests > 0
+    assert counted.answers_matched == counted.requests  # every answer of the sink carries one
+    absent = load.run(url, "send_message", ["1", "10"], 2, 1, tmp_path, "with-method", count_answers_with="sendMessage")
+    assert absent.requests > 0 and absent.answers_matched == 0
+    uncounted = load.run(url, "send_message", ["1", "10"], 2, 1, tmp_path, "uncounted")
+    assert uncounted.requests > 0 and uncounted.answers_matched is None
+
+
+def test_the_python_client_counts_answers_as_wrk_does(sink_url: str) -> None:
+    make = load._PYTHON_SHAPES["send_message"](["1", "10"])
+    counted = load._python(f"{sink_url}/bot1:x/sendMessage", make, 2, 0.5, '"message_id"')
+    assert counted.requests > 0 and counted.answers_matched == counted.requests
+    uncounted = load._python(f"{sink_url}/bot1:x/sendMessage", make, 2, 0.5, None)
+    assert uncounted.answers_matched is None

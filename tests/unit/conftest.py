@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -10,18 +11,26 @@ from omnibot.adapters.ratelimit import InMemoryRateLimiter
 from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import Limit
+from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
+from omnibot.services.inbound import Inbound
 from omnibot.services.linking import Linking
 from omnibot.services.links import LinkIssuer
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from tests.fake_gateway import FakeGateway
 from tests.fakes import (
+    InMemoryCallbackOutbox,
     InMemoryContactRepository,
     InMemoryDeliveryQueue,
+    InMemoryInboundStore,
+    InMemoryInboundUnit,
     InMemoryLinkTokenRepository,
     InMemoryNotificationRepository,
+    InMemoryReplyOutbox,
+    InMemoryUpdateLog,
     ManualClock,
+    RecordingTelemetry,
 )
 
 PHONE = "+380501234567"
@@ -88,3 +97,38 @@ def make_world(trust_order_links: bool = False) -> World:
     linking = Linking(contacts, tokens, links, messages, clock, "UA")
     return World(clock, contacts, notifications, queue, telegram, viber, limiter, engine, notifier, slept,
                  tokens, links, linking)
+
+
+@dataclass
+class InboundWorld:
+    """The webhook side of a ``World``: ``Inbound`` over the world's stores, and what it writes and reports."""
+
+    store: InMemoryInboundStore
+    updates: InMemoryUpdateLog
+    replies: InMemoryReplyOutbox
+    callbacks: InMemoryCallbackOutbox
+    telemetry: RecordingTelemetry
+    replies_waiting: threading.Event
+    inbound: Inbound
+
+
+class _UnusedTransport:
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        raise AssertionError("Inbound only records callbacks; the workers post them")
+
+
+@pytest.fixture
+def inbound(world: World) -> InboundWorld:
+    return make_inbound(world)
+
+
+def make_inbound(world: World) -> InboundWorld:
+    updates, replies = InMemoryUpdateLog(world.clock.now), InMemoryReplyOutbox(world.clock.now)
+    callbacks = InMemoryCallbackOutbox(world.clock.now)
+    store = InMemoryInboundStore(InMemoryInboundUnit(world.contacts, world.tokens, updates, replies, world.queue,
+                                                     callbacks))
+    telemetry, replies_waiting = RecordingTelemetry(), threading.Event()
+    inbound = Inbound(store, world.links, Messages(load_templates(), default_language="en"), world.clock, "UA",
+                      StatusCallbacks(callbacks, _UnusedTransport(), "test-secret", world.clock), telemetry,
+                      replies_waiting=replies_waiting.set)
+    return InboundWorld(store, updates, replies, callbacks, telemetry, replies_waiting, inbound)

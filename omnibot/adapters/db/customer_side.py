@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
+from omnibot.adapters.db import rows
 from omnibot.adapters.db.tables import link_tokens, processed_updates
 from omnibot.domain.model import Channel, LinkToken
+from omnibot.ports import BotReply
 
 
 class SqlLinkTokenRepository:
@@ -53,25 +56,41 @@ class SqlLinkTokenRepository:
             return int(connection.execute(link_tokens.delete().where(link_tokens.c.phone == phone)).rowcount)
 
 
+# Built once: a webhook update runs them all, and building a statement costs more than running it.
+_THIS_UPDATE = (processed_updates.c.channel == sa.bindparam("of_channel"),
+                processed_updates.c.update_key == sa.bindparam("of_key"))
+_KEEP_REPLY = processed_updates.update().where(*_THIS_UPDATE).values(reply=sa.bindparam("reply"))
+_KEPT_REPLY = sa.select(processed_updates.c.reply).where(*_THIS_UPDATE)
+
+
+@functools.cache
+def _claim(dialect: str) -> sa.Insert:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(processed_updates)
+    return (insert.values({name: sa.bindparam(name, type_=processed_updates.c[name].type)
+                           for name in ("channel", "update_key", "created_at")})
+            .on_conflict_do_nothing().returning(processed_updates.c.update_key))
+
+
 class SqlUpdateLog:
     def __init__(self, engine: Engine, now: Callable[[], datetime]) -> None:
         self._engine = engine
         self._now = now
 
-    def seen(self, channel: Channel, key: str) -> bool:
-        with self._engine.connect() as connection:
-            return connection.execute(
-                sa.select(sa.literal(1)).where(processed_updates.c.channel == channel.value,
-                                               processed_updates.c.update_key == key)
-            ).first() is not None
+    def claim(self, channel: Channel, key: str) -> bool:
+        # The primary key makes a concurrent redelivery wait for this transaction, then find the row.
+        with self._engine.begin() as connection:
+            return connection.execute(_claim(connection.dialect.name), {
+                "channel": channel.value, "update_key": key, "created_at": self._now()}).first() is not None
 
-    def remember(self, channel: Channel, key: str) -> None:
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(processed_updates.insert().values(
-                    channel=channel.value, update_key=key, created_at=self._now()))
-        except IntegrityError:
-            pass  # handled concurrently by another request: remembered either way
+    def keep_reply(self, channel: Channel, key: str, reply: BotReply) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(_KEEP_REPLY, {"of_channel": channel.value, "of_key": key,
+                                             "reply": rows.reply_text(reply)})
+
+    def reply_to(self, channel: Channel, key: str) -> BotReply | None:
+        with self._engine.connect() as connection:
+            kept = connection.execute(_KEPT_REPLY, {"of_channel": channel.value, "of_key": key}).scalar()
+        return None if kept is None else rows.reply_from_text(channel.value, kept)
 
     def forget_before(self, before: datetime) -> int:
         with self._engine.begin() as connection:

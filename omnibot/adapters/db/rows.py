@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +19,7 @@ from omnibot.domain.model import (
     NotificationStatus,
     Price,
 )
+from omnibot.ports import BotReply, OutgoingMessage
 
 
 def contact_values(contact: Contact) -> dict[str, Any]:
@@ -126,3 +129,22 @@ def attempt_values(attempt: DeliveryAttempt) -> dict[str, Any]:
         "price_amount": None if attempt.price is None else attempt.price.amount,
         "price_currency": None if attempt.price is None else attempt.price.currency,
     }
+
+
+def message_text(message: OutgoingMessage) -> str:
+    return json.dumps(dataclasses.asdict(message), ensure_ascii=False)
+
+
+def bot_reply(channel: str, address: str, message: str) -> BotReply:
+    return BotReply(Channel(channel), address, OutgoingMessage(**json.loads(message)))
+
+
+def reply_text(reply: BotReply) -> str:
+    """The reply as kept with a handled update (the update's row names the channel)."""
+    return json.dumps({"address": reply.address, **dataclasses.asdict(reply.message)}, ensure_ascii=False)
+
+
+def reply_from_text(channel: str, text: str) -> BotReply:
+    fields = json.loads(text)
+    address = fields.pop("address")
+    return BotReply(Channel(channel), address, OutgoingMessage(**fields))

@@ -196,6 +196,23 @@ processed_updates = sa.Table(
     sa.Column("channel", STATE, primary_key=True),
     sa.Column("update_key", sa.String(64), primary_key=True),
     sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
+    # The reply carried in the webhook's answer (migration 0007), to answer a redelivery alike.
+    sa.Column("reply", sa.Text, nullable=True),
+)
+
+# Bot replies that cannot ride in a webhook's answer (migration 0007), sent by the workers.
+bot_replies = sa.Table(
+    "bot_replies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", STATE, nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=True, index=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # Dashboard sign-outs (migration 0005): a session carries the generation it was issued at, and a

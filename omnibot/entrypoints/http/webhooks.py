@@ -1,148 +1,132 @@
-"""Inbound updates from the messengers: deep-link starts, shared contacts, stop, blocks, receipts."""
+"""Inbound updates from the messengers: verified by the messenger's adapter, parsed into the
+inbound use case's events, answered with the reply when the messenger lets the answer carry it."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
-from omnibot.adapters.viber import SHARE_PHONE_TRACKING, signature_is_valid
+from omnibot.adapters.viber import SHARE_PHONE_TRACKING
 from omnibot.bootstrap import Services
-from omnibot.domain.errors import DeliveryFailure
 from omnibot.domain.model import Channel, ChannelState, NotificationStatus
 from omnibot.entrypoints.http import json_text, webhook_kinds
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
-from omnibot.ports import MessengerGateway, OutgoingMessage
-from omnibot.services.delivery import DELIVERY_FAILED
+from omnibot.ports import WebhookEndpoint
+from omnibot.services.inbound import (
+    Event,
+    InboundUpdate,
+    Receipt,
+    SharedContact,
+    Started,
+    StateReported,
+    Stopped,
+    Texted,
+    Undelivered,
+)
 from omnibot.services.linking import MessengerUser
 
 log = logging.getLogger(__name__)
 _RECEIPTS = {"delivered": NotificationStatus.DELIVERED, "seen": NotificationStatus.SEEN}
+_MEMBER_STATES = {"kicked": ChannelState.BLOCKED, "member": ChannelState.ACTIVE}
+_REJECTIONS = {
+    Channel.TELEGRAM: (401, "unauthorized", "missing or wrong X-Telegram-Bot-Api-Secret-Token", "secret_token"),
+    Channel.VIBER: (403, "bad_signature", "X-Viber-Content-Signature does not match the body", "signature"),
+}
 
 
 def blueprint(services: Services) -> Blueprint:
     hooks = Blueprint("webhooks", __name__)
-    linking = services.linking
-    secret = services.settings.telegram_webhook_key()
-    viber_token = services.settings.secret("viber_auth_token")
+
+    def authentic(channel: Channel) -> WebhookEndpoint:
+        endpoint = services.webhooks.get(channel)
+        if endpoint is None:
+            raise ApiError(404, "channel_disabled", f"{channel.value.capitalize()} is not configured on this omnibot")
+        if not endpoint.authentic(request.headers, request.get_data(cache=True)):
+            status, code, message, reason = _REJECTIONS[channel]
+            log.warning("webhook.rejected channel=%s reason=%s", channel, reason)
+            services.telemetry.webhook_update(channel, webhook_kinds.REJECTED)
+            raise ApiError(status, code, message)
+        return endpoint
 
     @hooks.post("/webhook/telegram")
     def telegram() -> Response:
-        if services.telegram is None or secret is None:
-            raise ApiError(404, "channel_disabled", "Telegram is not configured on this omnibot")
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        # Always checked: without it anyone could post a "contact" and take over a customer's chat.
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            log.warning("webhook.rejected channel=telegram reason=secret_token")
-            services.telemetry.webhook_update(Channel.TELEGRAM, webhook_kinds.REJECTED)
-            raise ApiError(401, "unauthorized", "missing or wrong X-Telegram-Bot-Api-Secret-Token")
+        endpoint = authentic(Channel.TELEGRAM)
         update = _parse(TelegramUpdate)
         services.telemetry.webhook_update(Channel.TELEGRAM, webhook_kinds.telegram(update))
-        # Telegram redelivers an update it thinks failed: act on each update_id once.
-        key = str(update.update_id)
-        if services.updates.seen(Channel.TELEGRAM, key):
-            log.info("webhook.duplicate channel=telegram")
-            return jsonify({"ok": True})
-        reply = _handle_telegram(update, services)
-        if reply is not None:
-            _send(services.telegram, *reply)
-        services.updates.remember(Channel.TELEGRAM, key)
-        return jsonify({"ok": True})
+        event = _telegram_event(update)
+        if event is None:
+            return jsonify(endpoint.answer(None))
+        # Telegram redelivers an update it thinks failed: the update_id names it.
+        reply = services.inbound.handle(InboundUpdate(Channel.TELEGRAM, str(update.update_id), event,
+                                                      reply_in_answer=True))
+        return jsonify(endpoint.answer(reply))
 
     @hooks.post("/webhook/viber")
     def viber() -> Response:
-        if services.viber is None or viber_token is None:
-            raise ApiError(404, "channel_disabled", "Viber is not configured on this omnibot")
-        raw = request.get_data(cache=True)
-        if not signature_is_valid(raw, request.headers.get("X-Viber-Content-Signature"), viber_token):
-            log.warning("webhook.rejected channel=viber reason=signature")
-            services.telemetry.webhook_update(Channel.VIBER, webhook_kinds.REJECTED)
-            raise ApiError(403, "bad_signature", "X-Viber-Content-Signature does not match the body")
+        endpoint = authentic(Channel.VIBER)
         callback = _parse(ViberCallback)
         services.telemetry.webhook_update(Channel.VIBER, webhook_kinds.viber(callback))
+        event = _viber_event(callback)
+        if event is None:
+            return jsonify(endpoint.answer(None))
         key = f"{callback.event}:{callback.message_token}" if callback.message_token is not None else None
-        if key is not None and services.updates.seen(Channel.VIBER, key):
-            log.info("webhook.duplicate channel=viber event=%s", callback.event)
-            return jsonify({"status": 0})
-        if callback.event == "conversation_started" and callback.user:
-            # Viber allows no send_message before the customer subscribes: the welcome goes back
-            # in this response, the one message Viber lets a bot say on conversation_started.
-            welcome = linking.start(_viber_user(callback.user), callback.context)
-            answer = services.viber.message_body(welcome)
-        else:
-            reply = _handle_viber(callback, services)
-            if reply is not None:
-                _send(services.viber, *reply)
-            answer = {"status": 0}
-        if key is not None:
-            services.updates.remember(Channel.VIBER, key)
-        return jsonify(answer)
+        # Viber lets a bot say one thing before the customer subscribes: the welcome, in the answer
+        # to conversation_started. Every other reply goes through the outbox.
+        reply = services.inbound.handle(InboundUpdate(Channel.VIBER, key, event,
+                                                      reply_in_answer=callback.event == "conversation_started"))
+        return jsonify(endpoint.answer(reply))
 
     return hooks
 
 
-def _handle_telegram(
-    update: TelegramUpdate, services: Services
-) -> tuple[str, OutgoingMessage] | None:
-    linking = services.linking
-    if update.my_chat_member and update.my_chat_member.chat.type == "private":
-        user = _telegram_user(update.my_chat_member.sender, update.my_chat_member.chat.id)
-        status = update.my_chat_member.new_chat_member.status
-        if status == "kicked":
-            linking.set_state(user, ChannelState.BLOCKED)
-        elif status == "member":
-            linking.set_state(user, ChannelState.ACTIVE)
-        return None
+def _telegram_event(update: TelegramUpdate) -> Event | None:
+    member = update.my_chat_member
+    if member is not None:
+        state = _MEMBER_STATES.get(member.new_chat_member.status)
+        if member.chat.type != "private" or state is None:
+            return None
+        return StateReported(_telegram_user(member.sender, member.chat.id), state)
     message = update.message
     if message is None or message.sender is None or message.chat.type != "private":
         return None
     user = _telegram_user(message.sender, message.chat.id)
     if message.contact is not None:
-        is_own = message.contact.user_id == message.sender.id
-        return user.address, linking.share_contact(user, message.contact.phone_number, is_own)
+        return SharedContact(user, message.contact.phone_number, is_own=message.contact.user_id == message.sender.id)
     text = (message.text or "").strip()
     command, _, payload = text.partition(" ")
-    if command.split("@")[0] == "/start":
-        return user.address, linking.start(user, payload or None)
-    if command.split("@")[0] == "/stop":
-        return user.address, linking.stop(user)
-    if text:
-        return user.address, linking.text(user)
-    return None
+    command = command.split("@")[0]
+    if command == "/start":
+        return Started(user, payload or None)
+    if command == "/stop":
+        return Stopped(user)
+    return Texted(user) if text else None
 
 
-def _handle_viber(callback: ViberCallback, services: Services) -> tuple[str, OutgoingMessage] | None:
-    linking = services.linking
-    if callback.event in _RECEIPTS and callback.message_token is not None:
-        status = _RECEIPTS[callback.event]
-        updated = services.queue.record_receipt(Channel.VIBER, str(callback.message_token), status)
-        if updated is not None and updated.status is status:
-            services.callbacks.status_changed(updated)
-    elif callback.event == "failed" and callback.message_token is not None:
-        error = f"Viber could not deliver it: {(callback.desc or 'no reason given')[:200]}"
-        log.warning("webhook.viber_delivery_failed message_token=%s", callback.message_token)
-        updated = services.queue.record_undelivered(Channel.VIBER, str(callback.message_token), error,
-                                                    DELIVERY_FAILED)
-        if updated is not None:  # only the callback that changed it tells the shop and the metrics
-            services.telemetry.finished(updated)
-            services.callbacks.status_changed(updated)
-    elif callback.event == "subscribed" and callback.user:
-        linking.set_state(_viber_user(callback.user), ChannelState.ACTIVE)
-    elif callback.event == "unsubscribed" and callback.user_id:
-        linking.set_state(MessengerUser(Channel.VIBER, callback.user_id), ChannelState.OPTED_OUT)
-    elif callback.event == "message" and callback.sender and callback.message:
+def _viber_event(callback: ViberCallback) -> Event | None:
+    event, token = callback.event, callback.message_token
+    if event in _RECEIPTS and token is not None:
+        return Receipt(Channel.VIBER, str(token), _RECEIPTS[event])
+    if event == "failed" and token is not None:
+        return Undelivered(Channel.VIBER, str(token), callback.desc or "no reason given")
+    if event == "conversation_started" and callback.user:
+        return Started(_viber_user(callback.user), callback.context)
+    if event == "subscribed" and callback.user:
+        return StateReported(_viber_user(callback.user), ChannelState.ACTIVE)
+    if event == "unsubscribed" and callback.user_id:
+        return StateReported(MessengerUser(Channel.VIBER, callback.user_id), ChannelState.OPTED_OUT)
+    if event == "message" and callback.sender and callback.message:
         user = _viber_user(callback.sender)
         contact = callback.message.contact
         if callback.message.type == "contact" and contact and contact.phone_number:
             # Viber's share-phone button shares the sender's own number; any other contact card
             # (one picked from the address book) may be anyone's.
-            answers_keyboard = callback.message.tracking_data == SHARE_PHONE_TRACKING
-            return user.address, linking.share_contact(user, contact.phone_number, is_own=answers_keyboard)
-        return user.address, linking.text(user)
+            return SharedContact(user, contact.phone_number,
+                                 is_own=callback.message.tracking_data == SHARE_PHONE_TRACKING)
+        return Texted(user)
     return None
 
 
@@ -155,14 +139,6 @@ def _parse(model: type[Any]) -> Any:
         return model.model_validate(json_text.storable(data))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
-
-
-def _send(gateway: MessengerGateway, address: str, message: OutgoingMessage) -> None:
-    try:
-        gateway.send(address, message)
-    except DeliveryFailure as failure:
-        # The update itself was handled; a lost reply must not make the messenger redeliver it.
-        log.warning("webhook.reply_failed channel=%s reason=%s", gateway.channel, failure.reason)
 
 
 def _telegram_user(user: TelegramUser, chat_id: int) -> MessengerUser:
