@@ -3,6 +3,9 @@
 Each request shape exists twice, as ``lua/<name>.lua`` for wrk and as a Python function below
 that builds the same bodies and headers, so a run without wrk measures the same thing (slower:
 a Python client on the same 2 cores caps what it can drive, which the results say).
+
+A run can also count the answers whose body holds a given string (``count_answers_with``):
+``lua/count_answers.lua`` under wrk, a substring test in the Python client.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     errors: int  # transport errors, time-outs and non-2xx/3xx answers
+    # Answers under 400 whose body held the run's ``count_answers_with``; None when it counted nothing.
+    answers_matched: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -44,17 +49,26 @@ def tool() -> str:
 
 
 def run(url: str, script: str, args: Sequence[str], connections: int, seconds: float, workdir: Path,
-        label: str) -> LoadResult:
-    """Drive ``url`` with ``connections`` keep-alive connections for ``seconds``; the run's figures."""
+        label: str, count_answers_with: str | None = None) -> LoadResult:
+    """Drive ``url`` with ``connections`` keep-alive connections for ``seconds``; the run's figures.
+
+    With ``count_answers_with``, the result also says how many answers (under 400) held that string.
+    """
+    if count_answers_with is not None and not (count_answers_with.isascii() and count_answers_with.isprintable()):
+        raise ValueError("count_answers_with: printable ASCII only (it is written into a Lua script)")
     if tool() == "wrk":
-        return _wrk(url, script, args, connections, seconds, workdir, label)
-    return _python(url, _PYTHON_SHAPES[script](list(args)), connections, seconds)
+        return _wrk(url, script, args, connections, seconds, workdir, label, count_answers_with)
+    return _python(url, _PYTHON_SHAPES[script](list(args)), connections, seconds, count_answers_with)
 
 
 def _wrk(url: str, script: str, args: Sequence[str], connections: int, seconds: float, workdir: Path,
-         label: str) -> LoadResult:
+         label: str, needle: str | None) -> LoadResult:
+    parts = [(LUA / "report.lua").read_text(), (LUA / f"{script}.lua").read_text()]
+    if needle is not None:
+        # A JSON string of printable ASCII is also a Lua string literal.
+        parts += [f"answer_needle = {json.dumps(needle)}\n" + (LUA / "count_answers.lua").read_text()]
     combined = workdir / f"{label}.lua"
-    combined.write_text((LUA / "report.lua").read_text() + "\n" + (LUA / f"{script}.lua").read_text())
+    combined.write_text("\n".join(parts))
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                "-s", str(combined), url, "--", *args]
@@ -67,21 +81,24 @@ def _wrk(url: str, script: str, args: Sequence[str], connections: int, seconds: 
     duration = raw["duration_us"] / 1e6
     errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
     return LoadResult("wrk", connections, round(duration, 2), raw["requests"], round(raw["requests"] / duration, 1),
-                      raw["p50_us"] / 1000, raw["p90_us"] / 1000, raw["p99_us"] / 1000, raw["max_us"] / 1000, errors)
+                      raw["p50_us"] / 1000, raw["p90_us"] / 1000, raw["p99_us"] / 1000, raw["max_us"] / 1000, errors,
+                      raw["answers_matched"])
 
 
-def _python(url: str, make: Callable[[int, int], Request], connections: int, seconds: float) -> LoadResult:
+def _python(url: str, make: Callable[[int, int], Request], connections: int, seconds: float,
+            needle: str | None) -> LoadResult:
     parts = urlsplit(url)
     path = parts.path or "/"
+    wanted = None if needle is None else needle.encode()
     latencies: list[float] = []
-    errors = [0]
+    errors, matched = [0], [0]
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
     def loop(thread: int) -> None:
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
         mine: list[float] = []
-        failed, counter = 0, 0
+        failed, counter, found = 0, 0, 0
         while time.monotonic() < deadline:
             counter += 1
             body, headers = make(thread, counter)
@@ -89,9 +106,11 @@ def _python(url: str, make: Callable[[int, int], Request], connections: int, sec
             try:
                 connection.request("POST", path, body, headers)
                 response = connection.getresponse()
-                response.read()
+                answer = response.read()
                 if response.status >= 400:
                     failed += 1
+                elif wanted is not None and wanted in answer:
+                    found += 1
             except (OSError, http.client.HTTPException):
                 failed += 1
                 connection.close()
@@ -102,6 +121,7 @@ def _python(url: str, make: Callable[[int, int], Request], connections: int, sec
         with lock:
             latencies.extend(mine)
             errors[0] += failed
+            matched[0] += found
 
     started = time.monotonic()
     threads = [threading.Thread(target=loop, args=(i + 1,)) for i in range(connections)]
@@ -116,7 +136,8 @@ def _python(url: str, make: Callable[[int, int], Request], connections: int, sec
         return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 3)
 
     return LoadResult("python", connections, round(elapsed, 2), len(latencies), round(len(latencies) / elapsed, 1),
-                      pct(50), pct(90), pct(99), round(ordered[-1] * 1000, 3), errors[0])
+                      pct(50), pct(90), pct(99), round(ordered[-1] * 1000, 3), errors[0],
+                      None if needle is None else matched[0])
 
 
 # --- the request shapes, as the Lua scripts build them ------------------------------------------
