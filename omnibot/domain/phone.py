@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 from omnibot.domain.errors import InvalidPhone
 
 
+# A shop notifies the same customers again and again; parsing a number costs more than the rest of
+# accepting its notification. Numbers that do not parse are not kept (an exception is never cached).
+@functools.lru_cache(maxsize=8192)
 def normalize_phone(raw: str, default_region: str = "UA") -> str:
     """Return ``raw`` in E.164 (``+380501234567``) or raise :class:`InvalidPhone`.
 

@@ -23,3 +23,12 @@ def test_garbage_is_an_invalid_phone(raw: str) -> None:
 def test_masked_phone_hides_the_subscriber_digits() -> None:
     assert mask_phone("+380501234567") == "+380*******67"
     assert mask_phone(None) == "-"
+
+
+def test_a_repeated_number_is_parsed_once_and_a_bad_one_refused_every_time() -> None:
+    normalize_phone.cache_clear()
+    assert normalize_phone("050 123 45 67") == normalize_phone("050 123 45 67") == "+380501234567"
+    assert normalize_phone.cache_info().hits == 1
+    for _ in range(2):
+        with pytest.raises(InvalidPhone):
+            normalize_phone("not a phone")
