@@ -49,6 +49,12 @@ class AsyncHttp:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_failure(channel, exc) from None
 
+    @staticmethod
+    def load() -> None:
+        """Import aiohttp now: a worker does before it freezes what start-up loaded, so that the
+        collector never scans aiohttp's modules again."""
+        import aiohttp  # noqa: F401
+
     async def close(self) -> None:
         session, self._session = self._session, None
         if session is not None:

@@ -82,6 +82,7 @@ def run_forever(services: bootstrap.Services, concurrency: int | None = None, he
     start_replies(services, worker.stopping)
     # What was loaded to start (modules, settings, pools) lives as long as the process: the
     # collector need not scan it again and again.
+    services.async_http.load()
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
