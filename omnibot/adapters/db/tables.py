@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -162,6 +163,15 @@ delivery_attempts = sa.Table(
     sqlite_autoincrement=True,
 )
 
+def _outbox_columns() -> list[sa.Column[Any]]:
+    """What an outbox row carries besides its payload: the workers claim it by ``next_attempt_at``
+    (None: given up, kept for operators)."""
+    return [sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+            sa.Column("next_attempt_at", UtcDateTime(), nullable=True, index=True),
+            sa.Column("last_error", sa.Text, nullable=True),
+            sa.Column("created_at", UtcDateTime(), nullable=False)]
+
+
 status_callbacks = sa.Table(
     "status_callbacks",
     metadata,
@@ -169,10 +179,7 @@ status_callbacks = sa.Table(
     _belongs_to_notification(),
     sa.Column("url", sa.String(2048), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("next_attempt_at", UtcDateTime(), nullable=True, index=True),
-    sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("created_at", UtcDateTime(), nullable=False),
+    *_outbox_columns(),
     sqlite_autoincrement=True,
 )
 
@@ -208,10 +215,7 @@ bot_replies = sa.Table(
     sa.Column("channel", STATE, nullable=False),
     sa.Column("address", sa.String(64), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("next_attempt_at", UtcDateTime(), nullable=True, index=True),
-    sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("created_at", UtcDateTime(), nullable=False),
+    *_outbox_columns(),
     sqlite_autoincrement=True,
 )
 
