@@ -15,6 +15,7 @@ import httpx
 import psycopg
 
 from omnibot.entrypoints.dev import sandbox_environment
+from omnibot.entrypoints.http.responses import TelegramAnswer
 from tests.conftest import PostgresServer
 from tests.e2e.conftest import API_KEY, Stack, free_port, wait_until_up
 
@@ -37,6 +38,7 @@ def test_telegram_replies_ride_in_the_webhook_answer(stack: Stack) -> None:
     answer = stack.act(customer, "open-link", url=link["telegram_url"])
     carried = answer["webhook_response"]
     assert isinstance(carried, dict) and carried["method"] == "sendMessage"
+    TelegramAnswer.model_validate(carried)  # as the API document declares it
     [reply] = stack.messages(customer, "telegram")
     assert reply["via"] == "webhook_response" and f"+380*******{phone[-2:]}" in str(reply["text"])
 

@@ -14,7 +14,7 @@ from omnibot.entrypoints.http.responses import (
     ErrorBody,
     Liveness,
     Readiness,
-    TelegramAck,
+    TelegramAnswer,
     TriggerResult,
     ViberAnswer,
 )
@@ -138,7 +138,9 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "POST", "/webhook/telegram", "Telegram updates", TelegramUpdate,
-        {200: Reply("Handled (or a repeat of an update already handled).", TelegramAck),
+        {200: Reply("Handled, or a repeat of an update already handled (answered alike): the reply to the "
+                    "customer as a `sendMessage` call Telegram makes for the bot, or `{\"ok\": true}`.",
+                    TelegramAnswer),
          400: Reply("Not a JSON update (`malformed_json`, `missing_field`, `invalid_field`).", ErrorBody),
          401: Reply("Missing or wrong `X-Telegram-Bot-Api-Secret-Token` (`unauthorized`).", ErrorBody),
          404: CHANNEL_DISABLED, 409: CONFLICT, 413: TOO_LARGE, 503: DATABASE_UNAVAILABLE},

@@ -51,8 +51,16 @@ class Readiness(BaseModel):
     database: Literal["ok", "unreachable", "migrations pending"]
 
 
-class TelegramAck(BaseModel):
-    ok: Literal[True]
+class TelegramAnswer(BaseModel):
+    """``{"ok": true}``; with a reply to the customer, that reply as the Bot API call Telegram makes
+    on the bot's behalf (``{"method": "sendMessage", "chat_id", "text", ...}``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: Literal[True] | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    method: Literal["sendMessage"] | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    chat_id: int | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    text: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
 
 
 class ViberAnswer(BaseModel):
