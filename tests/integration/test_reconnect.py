@@ -22,11 +22,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from omnibot.adapters.db.engine import POOL_RECYCLE_SECONDS, make_engine
+from omnibot.adapters.db.inbound_store import SqlInboundStore
 from omnibot.adapters.db.queue import WAKEUP_CHANNEL, SqlDeliveryQueue
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.adapters.db.tables import notifications
-from omnibot.domain.model import Contact, Notification
+from omnibot.domain.model import Channel, Contact, Notification
+from omnibot.ports import InboundUnit
 
 pytestmark = pytest.mark.postgres
 
@@ -206,3 +208,20 @@ def test_a_lost_connection_is_retried_once_and_a_second_loss_propagates(warm_eng
     with pytest.raises(DBAPIError) as raised:
         once_more_if_disconnected(lambda: lose_the_connection(times=2))
     assert raised.value.connection_invalidated and calls == 2
+
+
+def test_a_webhook_update_after_the_pool_died_is_handled_once(warm_engine: Engine,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    store = SqlInboundStore(warm_engine, lambda: datetime.now(UTC))
+
+    def handle(unit: InboundUnit) -> bool:
+        claimed = unit.updates.claim(Channel.TELEGRAM, "4242")
+        unit.contacts.add(Contact(telegram_chat_id=4242))
+        return claimed
+
+    terminate_pool(warm_engine)
+    with caplog.at_level(logging.WARNING, logger="omnibot.adapters.db.reconnect"):
+        assert store.run(handle)
+    assert reconnections(caplog) == 1
+    assert SqlContactRepository(warm_engine).find_by_telegram_chat(4242) is not None
+    assert not store.run(lambda unit: unit.updates.claim(Channel.TELEGRAM, "4242"))
