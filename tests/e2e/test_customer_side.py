@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
 from omnibot.sandbox import SANDBOX_VIBER_TOKEN
@@ -22,6 +23,12 @@ def linked_customer(stack: Stack, language: str = "uk", viber: bool = False) -> 
         # The link is spent; on Viber the customer proves the phone by sharing it instead.
         stack.act(customer, "open-link", url=f"viber://pa?chatURI=omnibotsandbox&context=ORD-{uuid.uuid4().hex[:6]}")
         stack.act(customer, "viber/share-contact")
+        # The reply to the shared phone goes out from a worker, after the answer: wait for it, so
+        # that it is not taken for a later notification (receipts name the latest message).
+        deadline = time.monotonic() + 10
+        while len(stack.messages(customer, "viber")) < 2:
+            assert time.monotonic() < deadline, "the phone-linked reply never arrived"
+            time.sleep(0.05)
     return customer, phone
 
 
