@@ -200,13 +200,19 @@ class ReplyOutbox(Protocol):
 
 
 class ReceiptLog(Protocol):
-    """What the messenger reports back about a sent message (``DeliveryQueue`` does it)."""
+    """What the messenger reports back about a sent message."""
 
     def record_receipt(self, channel: Channel, provider_message_id: str,
-                       status: NotificationStatus) -> Notification | None: ...
+                       status: NotificationStatus) -> Notification | None:
+        """A messenger reported a sent message delivered or seen; status only moves forward."""
+        ...
 
     def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
-                           result: str) -> Notification | None: ...
+                           result: str) -> Notification | None:
+        """A messenger could not deliver a message it had accepted: a ``sent`` notification becomes
+        ``failed`` with ``result``, and ``error`` is kept as an attempt. Returns that notification, or
+        None when no notification was changed (unknown message, already failed, delivered or seen)."""
+        ...
 
 
 class InboundUnit(Protocol):
@@ -243,7 +249,7 @@ class OperatorSignOuts(Protocol):
         ...
 
 
-class DeliveryQueue(Protocol):
+class DeliveryQueue(ReceiptLog, Protocol):
     """Durable, leased work: notifications waiting for their next attempt.
 
     A claim is a lease: a notification held by a process that died is claimed again once the
@@ -282,18 +288,6 @@ class DeliveryQueue(Protocol):
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:
         """Give leased notifications back untouched (a worker shutting down)."""
-        ...
-
-    def record_receipt(self, channel: Channel, provider_message_id: str,
-                       status: NotificationStatus) -> Notification | None:
-        """A messenger reported a sent message delivered or seen; status only moves forward."""
-        ...
-
-    def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
-                           result: str) -> Notification | None:
-        """A messenger could not deliver a message it had accepted: a ``sent`` notification becomes
-        ``failed`` with ``result``, and ``error`` is kept as an attempt. Returns that notification, or
-        None when no notification was changed (unknown message, already failed, delivered or seen)."""
         ...
 
 

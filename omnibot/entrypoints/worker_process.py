@@ -57,7 +57,7 @@ def _start_outbox_loop(name: str, send_due: Callable[[], int], waiting: threadin
             try:
                 sent = send_due()
             except (SQLAlchemyError, RateLimiterUnavailable) as exc:
-                log.warning("%s.claim_failed error=%s", name, type(exc).__name__)
+                log.warning("outbox.claim_failed outbox=%s error=%s", name, type(exc).__name__)
                 sent = 0
             if not sent:
                 waiting.wait(idle_seconds)
