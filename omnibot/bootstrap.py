@@ -29,6 +29,7 @@ from omnibot.adapters.db.outbox import SqlCallbackOutbox, SqlReplyOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.adapters.db.retention import SqlRetention
+from omnibot.adapters.db.viber_ledger import SqlViberLedger
 from omnibot.adapters.http_pool import HttpClient, PerThreadClient
 from omnibot.adapters.metrics import DatabaseCollector, PrometheusTelemetry, scrape_registry
 from omnibot.adapters.ratelimit import make_rate_limiter
@@ -202,6 +203,9 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         retry=RetryPolicy(base_seconds=settings.retry_base_seconds, max_attempts=settings.retry_max_attempts,
                           max_age=timedelta(seconds=settings.retry_max_age_seconds)),
         fallback_after=settings.fallback_after_failures,
+        max_channel_wait_seconds=settings.max_channel_wait_seconds,
+        quiet_hours=settings.quiet_window(),
+        viber_terms=settings.viber_terms(),
     )
     notifications = SqlNotificationRepository(engine, now=clock.now)
     callbacks = StatusCallbacks(
@@ -217,7 +221,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
                               limits, clock, policy, status_callback=callbacks.callback_for,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
-                              outage_errors=(SQLAlchemyError,))
+                              outage_errors=(SQLAlchemyError,), ledger=SqlViberLedger(engine, clock.now))
     replies_waiting = threading.Event()
     reply_outbox = SqlReplyOutbox(engine, clock.now)
     inbound = Inbound(SqlInboundStore(engine, clock.now), links, messages, clock, settings.default_phone_region,
@@ -229,7 +233,8 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         notifications=notifications,
         delivery=delivery,
         notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds,
-                          telemetry=telemetry),
+                          telemetry=telemetry, default_ttl=(timedelta(seconds=settings.notification_ttl_seconds)
+                                                            if settings.notification_ttl_seconds else None)),
         inbound=inbound,
         webhooks=build_webhooks(settings, viber),
         replies=ReplySender(reply_outbox, gateways, limiter, limits),

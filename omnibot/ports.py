@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from omnibot.domain.model import (
     AttemptOutcome,
+    Billing,
     Channel,
     Contact,
     DeliveryAttempt,
@@ -291,6 +292,24 @@ class DeliveryQueue(ReceiptLog, Protocol):
         ...
 
 
+class ViberLedger(Protocol):
+    """The month's count of Viber's free-quota and billable messages, shared by every worker."""
+
+    def reserve(self, month: str, free_quota: int, budget: int) -> Billing | None:
+        """Take, atomically, one of ``month``'s ``free_quota`` free messages while any is left
+        (``FREE_QUOTA``), else one of its ``budget`` billable ones (``BILLABLE``); None when both
+        are spent: the send must not be made."""
+        ...
+
+    def give_back(self, month: str, billing: Billing) -> None:
+        """Return a message ``reserve`` took for a send the messenger refused."""
+        ...
+
+    def used(self, month: str) -> tuple[int, int]:
+        """``(free-quota messages, billable messages)`` taken in ``month``."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
@@ -386,8 +405,12 @@ class Telemetry(Protocol):
         """A messenger accepted a send it bills (a paid broadcast's message above the free rate)."""
         ...
 
+    def charged(self, channel: Channel, billing: Billing) -> None:
+        """A messenger accepted a send of a channel with billing terms (Viber): free or billable."""
+        ...
+
     def finished(self, notification: Notification) -> None:
-        """A notification reached its final status (sent or failed) in this pass."""
+        """A notification reached its final status (sent, failed or expired) in this pass."""
         ...
 
     def webhook_update(self, channel: Channel, kind: str) -> None:
@@ -408,6 +431,9 @@ class NoTelemetry:
         pass
 
     def billed(self, channel: Channel, price: Price) -> None:
+        pass
+
+    def charged(self, channel: Channel, billing: Billing) -> None:
         pass
 
     def finished(self, notification: Notification) -> None:

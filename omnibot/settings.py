@@ -5,15 +5,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from omnibot.domain.billing import BillingModel, ViberTerms
 from omnibot.domain.callback_targets import CallbackRefused, check_url
 from omnibot.domain.errors import OmnibotError
+from omnibot.domain.model import Price
+from omnibot.domain.quiet_hours import QuietHours
 
 MONTH_DAYS = 31
 
@@ -56,6 +62,13 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_age_seconds: float = Field(default=86400.0, gt=0)
     fallback_after_failures: int = Field(default=3, ge=1)
+    # A channel that cannot take a notification for longer (a flood wait, an outage) hands it over.
+    max_channel_wait_seconds: float = Field(default=60.0, gt=0)
+    # The deadline of a notification that names none (README, "Deadlines"); 0: no deadline.
+    notification_ttl_seconds: int = Field(default=86_400, ge=0, le=90 * 86_400)
+    # Quiet hours (README, "Quiet hours"): e.g. 21:00-08:00, in QUIET_HOURS_TZ.
+    quiet_hours: str | None = None
+    quiet_hours_tz: str = "Europe/Kyiv"
     worker_concurrency: int = Field(default=512, ge=1, le=4096)
     lease_seconds: float = Field(default=120.0, ge=5)
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
@@ -87,7 +100,13 @@ class Settings(BaseSettings):
     admin_password_hash: SecretStr | None = None
     secret_key: SecretStr | None = None
     admin_cookie_secure: Literal["auto"] | bool = "auto"
+    # Viber's billing (README, "What Viber costs"): the budget caps billable messages a month.
     viber_monthly_budget: int = Field(default=10_000, ge=0)
+    viber_billing: Literal["per_message", "quota"] = "per_message"
+    viber_free_messages_per_month: int = Field(default=0, ge=0)
+    viber_message_price: Decimal | None = Field(default=None, ge=0, decimal_places=6)
+    viber_price_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    viber_session_hours: float = Field(default=24.0, gt=0, le=24 * 31)
 
     @field_validator("internal_api_key", mode="before")
     @classmethod
@@ -130,6 +149,31 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 0 (keep forever) or at least {MONTH_DAYS} days: "
                              "the dashboard counts this month's messages from the delivery history")
         return value
+
+    @field_validator("quiet_hours_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Kyiv") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            QuietHours.parse(value, "UTC")  # the shape; the zone is checked on its own
+            return value.strip()
+        return None
+
+    def quiet_window(self) -> QuietHours | None:
+        return None if self.quiet_hours is None else QuietHours.parse(self.quiet_hours, self.quiet_hours_tz)
+
+    def viber_terms(self) -> ViberTerms:
+        price = None if self.viber_message_price is None else Price(self.viber_message_price, self.viber_price_currency)
+        return ViberTerms(BillingModel(self.viber_billing), self.viber_free_messages_per_month,
+                          self.viber_monthly_budget, price, timedelta(hours=self.viber_session_hours))
 
     @field_validator("templates_dir")
     @classmethod

@@ -18,6 +18,7 @@ from omnibot.adapters.db.tables import utc
 from omnibot.domain.errors import IdempotencyConflict
 from omnibot.domain.model import (
     AttemptOutcome,
+    Billing,
     Channel,
     ChannelState,
     Contact,
@@ -581,9 +582,37 @@ class RecordingTelemetry(NoTelemetry):
 
     def __init__(self) -> None:
         self.finished_notifications: list[Notification] = []
+        self.charges: list[tuple[Channel, Billing]] = []
 
     def finished(self, notification: Notification) -> None:
         self.finished_notifications.append(notification)
+
+    def charged(self, channel: Channel, billing: Billing) -> None:
+        self.charges.append((channel, billing))
+
+
+class InMemoryViberLedger:
+    """``ViberLedger`` in a dict: one process, so taking a message is atomic without a lock."""
+
+    def __init__(self) -> None:
+        self.months: dict[str, dict[Billing, int]] = {}
+
+    def reserve(self, month: str, free_quota: int, budget: int) -> Billing | None:
+        used = self.months.setdefault(month, {Billing.FREE_QUOTA: 0, Billing.BILLABLE: 0})
+        for billing, limit in ((Billing.FREE_QUOTA, free_quota), (Billing.BILLABLE, budget)):
+            if used[billing] < limit:
+                used[billing] += 1
+                return billing
+        return None
+
+    def give_back(self, month: str, billing: Billing) -> None:
+        used = self.months.get(month)
+        if used is not None and used.get(billing, 0) > 0:
+            used[billing] -= 1
+
+    def used(self, month: str) -> tuple[int, int]:
+        used = self.months.get(month, {})
+        return used.get(Billing.FREE_QUOTA, 0), used.get(Billing.BILLABLE, 0)
 
 
 class InMemoryOperatorSignOuts:

@@ -47,7 +47,8 @@ class AsyncHttp:
                                         headers=headers) as response:
                 return Reply(response.status, await response.read())
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_failure(channel, exc) from None
+            never_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+            raise transport_failure(channel, exc, never_sent) from None
 
     @staticmethod
     def load() -> None:

@@ -68,12 +68,16 @@ class TransientFailure(DeliveryFailure):
     """The messenger may take the message later (timeouts, outages, rate limits).
 
     ``throttled``: the messenger said "too many requests" (HTTP 429, Viber's tooManyRequests).
+    ``may_have_arrived``: no answer came after the request went out (a timeout, a dropped
+    connection), so the messenger may have taken the message: a billed send is not given back.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None, throttled: bool = False) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, throttled: bool = False,
+                 may_have_arrived: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
         self.throttled = throttled
+        self.may_have_arrived = may_have_arrived
 
 
 class RateLimiterUnavailable(OmnibotError):

@@ -29,6 +29,7 @@ class NotificationStatus(enum.StrEnum):
     DELIVERED = "delivered"  # the messenger reported it on the customer's device (Viber)
     SEEN = "seen"  # the customer opened it (Viber)
     FAILED = "failed"  # every channel refused, or retries ran out
+    EXPIRED = "expired"  # its deadline passed before any messenger took it: never sent
 
     @property
     def is_final(self) -> bool:
@@ -68,6 +69,8 @@ class Contact:
     viber_linked_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # When the customer last wrote to the bot on Viber: it opens Viber's free session window.
+    viber_last_message_at: datetime | None = None
 
     def address(self, channel: Channel) -> str | None:
         if channel is Channel.TELEGRAM:
@@ -110,6 +113,7 @@ class Contact:
             self.viber_user_id = other.viber_user_id
             self.viber_state = other.viber_state
             self.viber_linked_at = other.viber_linked_at
+            self.viber_last_message_at = other.viber_last_message_at
         self.first_name = self.first_name or other.first_name
         self.last_name = self.last_name or other.last_name
         self.language = self.language or other.language
@@ -145,6 +149,14 @@ class Price:
     currency: str
 
 
+class Billing(enum.StrEnum):
+    """How a messenger bills one send (Viber's terms: README, "What Viber costs")."""
+
+    FREE_SESSION = "free_session"  # inside the session the customer's own message opened
+    FREE_QUOTA = "free_quota"  # one of the account's free messages of the month
+    BILLABLE = "billable"  # paid for, and counted against VIBER_MONTHLY_BUDGET
+
+
 @dataclass
 class DeliveryAttempt:
     channel: Channel
@@ -153,6 +165,11 @@ class DeliveryAttempt:
     provider_message_id: str | None = None
     created_at: datetime | None = None
     price: Price | None = None  # a send the messenger bills; None when it is free
+    billing: Billing | None = None  # None on a channel whose sends are free (Telegram)
+
+    @property
+    def billable(self) -> bool:
+        return self.price is not None or self.billing is Billing.BILLABLE
 
 
 @dataclass(frozen=True)
@@ -182,6 +199,8 @@ class Notification:
     attempts: list[DeliveryAttempt] = field(default_factory=list)
     next_attempt_at: datetime | None = None
     request_id: str | None = None  # the HTTP request that created it, for following it in logs
+    # Past this instant nothing is sent: the notification is expired (None: no deadline).
+    expires_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     # Attempts of the delivery pass in progress, also in ``attempts``: the queue writes them with

@@ -22,13 +22,15 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, 
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from omnibot.domain import routing
+from omnibot.domain.billing import ViberTerms, billing_month
 from omnibot.domain.errors import PermanentFailure, RateLimiterUnavailable, TransientFailure
 from omnibot.domain.model import (
     AttemptOutcome,
+    Billing,
     Channel,
     ChannelState,
     Contact,
@@ -38,6 +40,7 @@ from omnibot.domain.model import (
     Price,
     StatusCallback,
 )
+from omnibot.domain.quiet_hours import QuietHours
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import (
     Clock,
@@ -51,6 +54,7 @@ from omnibot.ports import (
     RateLimiter,
     SendReceipt,
     Telemetry,
+    ViberLedger,
 )
 from omnibot.services import recipients
 from omnibot.services.messages import Messages
@@ -64,6 +68,9 @@ NO_REACHABLE_CHANNEL = "Failed: No reachable channel"
 DELIVERY_FAILED = "Failed: Delivery failed"
 DELIVERY_CRASHED = "Failed: Delivery crashed"
 QUEUED_FOR_RETRY = "Queued for retry"
+VIBER_BUDGET_EXHAUSTED = "Failed: Viber budget exhausted"
+EXPIRED = "Expired: deadline passed"
+BUDGET_SKIP = "viber budget exhausted"
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,13 @@ class DeliveryPolicy:
     # that (the database away); a worker keeps trying until it is stopped. Giving up leaves the
     # lease to run out, and the message may go out again.
     outcome_write_patience_seconds: float = 20.0
+    # A channel that cannot take the message for longer than this (a flood wait, an outage) hands
+    # it to the next channel at once; the wait still applies to the channel.
+    max_channel_wait_seconds: float = 60.0
+    # While in force, notifications wait for its end (those a caller waits on go at once).
+    quiet_hours: QuietHours | None = None
+    # Viber's billing; None: Viber's sends are not counted (no budget enforced).
+    viber_terms: ViberTerms | None = None
 
 
 @runtime_checkable
@@ -129,6 +143,15 @@ class _Acquire:
 @dataclass(frozen=True, slots=True)
 class _Sleep:
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    """What a send about to be made will cost, decided (and for Viber reserved) before it is made."""
+
+    billing: Billing | None = None
+    price: Price | None = None
+    month: str | None = None  # the ledger month of a reservation to give back if the send fails
 
 
 _Effect = _Send | _Call | _EndPass | _Acquire | _Sleep
@@ -210,6 +233,7 @@ class DeliveryEngine:
         timer: Callable[[], float] = time.perf_counter,
         outage_errors: tuple[type[Exception], ...] = (),
         sleep_async: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ledger: ViberLedger | None = None,
     ) -> None:
         self._contacts = contacts
         self._tokens = tokens
@@ -221,6 +245,9 @@ class DeliveryEngine:
         self._limits = limits
         self._clock = clock
         self._policy = policy or DeliveryPolicy()
+        if self._policy.viber_terms is not None and ledger is None:
+            raise ValueError("Viber's billing terms need a ledger to count the month's messages in")
+        self._ledger = ledger
         self._sleep = sleep
         self._sleep_async = sleep_async
         self._channel_order = tuple(channel_order)
@@ -337,6 +364,14 @@ class DeliveryEngine:
             notification.channel = sent.channel
             return (yield from self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[sent.channel],
                                             keep_trying))
+        now = self._clock.now()
+        if notification.expires_at is not None and now >= notification.expires_at:
+            return (yield from self._expire(notification, owner, keep_trying))
+        quiet = None if fall_back_at_once else self._quiet_for(now)
+        if quiet is not None:
+            # Nothing is tried and nothing recorded: the notification simply comes back in the morning.
+            log.info("notification.quiet_hours id=%s wait=%.0f", notification.id, quiet)
+            return (yield from self._again(notification, owner, quiet, keep_trying))
         contact = recipient or (yield _Call(self._recipient, (notification,)))
         if contact is None:
             log.warning("notification.recipient_unknown id=%s", notification.id)
@@ -348,9 +383,16 @@ class DeliveryEngine:
         for skip in skips:
             self._record(notification, skip.channel, AttemptOutcome.SKIPPED, skip.skip_reason)
         retry_after: float | None = None
-        for step in steps:
+        paused_for: float | None = None  # the shortest wait of a channel handed over below
+        for index, step in enumerate(steps):
+            another_channel = index + 1 < len(steps)
             wait = yield from self._acquire(step)
             if wait > 0:
+                if another_channel and self._hands_over(notification, wait):
+                    self._record(notification, step.channel, AttemptOutcome.SKIPPED,
+                                 f"{step.channel} is paused for {wait:.0f} s: handed to the next channel")
+                    paused_for = min(paused_for or wait, wait)
+                    continue
                 if self._too_old(notification):
                     # Waiting on a rate limit or an absent Redis counts against RETRY_MAX_AGE as retries do:
                     # an order message a day late is worse than a clear failure the shop can act on.
@@ -358,32 +400,44 @@ class DeliveryEngine:
                                                     keep_trying))
                 log.info("notification.rate_limited id=%s channel=%s wait=%.2f", notification.id, step.channel, wait)
                 return (yield from self._again(notification, owner, wait, keep_trying))
-            price = yield from self._price(step.channel)
+            charge = yield from self._charge(step.channel, contact)
+            if charge is None:
+                log.warning("notification.budget_exhausted id=%s channel=%s", notification.id, step.channel)
+                self._record(notification, step.channel, AttemptOutcome.SKIPPED, BUDGET_SKIP)
+                continue
             try:
                 receipt = yield _Send(step, message)
             except PermanentFailure as failure:
+                yield from self._give_back(charge)
                 self._record(notification, step.channel, AttemptOutcome.PERMANENT_FAILURE, failure.reason)
                 if failure.recipient_state:
                     contact.set_state(step.channel, ChannelState(failure.recipient_state))
                     yield _Call(self._contacts.update, (contact,))
                 continue
             except TransientFailure as failure:
+                if not failure.may_have_arrived:
+                    yield from self._give_back(charge)
                 self._record(notification, step.channel, AttemptOutcome.TRANSIENT_FAILURE, failure.reason)
                 if failure.retry_after:
                     yield _Call(self._pause, (step.channel, failure.retry_after))
-                retry_after = max(retry_after or 0.0, failure.retry_after or 0.0)
-                if fall_back_at_once:
+                # A flood wait longer than a channel may hold a notification: the next channel now.
+                handed_over = another_channel and self._hands_over(notification, failure.retry_after or 0.0)
+                if not handed_over:
+                    retry_after = max(retry_after or 0.0, failure.retry_after or 0.0)
+                if fall_back_at_once or handed_over:
                     continue
                 break
             self._record(notification, step.channel, AttemptOutcome.SENT, provider_id=receipt.provider_message_id,
-                         price=price)
-            if price is not None:
-                self._telemetry.billed(step.channel, price)
+                         price=charge.price, billing=charge.billing)
+            if charge.price is not None:
+                self._telemetry.billed(step.channel, charge.price)
+            if charge.billing is not None:
+                self._telemetry.charged(step.channel, charge.billing)
             notification.channel = step.channel
             log.info("notification.sent id=%s channel=%s", notification.id, step.channel)
             return (yield from self._finish(notification, owner, NotificationStatus.SENT, SENT_VIA[step.channel],
                                             keep_trying))
-        return (yield from self._retry_or_fail(notification, owner, contact, retry_after, keep_trying))
+        return (yield from self._retry_or_fail(notification, owner, contact, retry_after, paused_for, keep_trying))
 
     def _recipient(self, notification: Notification) -> Contact | None:
         if notification.contact_id is not None:
@@ -397,19 +451,65 @@ class DeliveryEngine:
                     contact: Contact) -> tuple[list[routing.Step], list[routing.Step]]:
         """(channels to record as skipped now, channels worth a send in this pass, in order)."""
         skipped = {a.channel for a in notification.attempts if a.outcome is AttemptOutcome.SKIPPED}
+        # The month's budget does not come back for this notification: the channel is done with.
+        over_budget = {a.channel for a in notification.attempts if a.error == BUDGET_SKIP}
         skips, usable = [], []
         for step in routing.plan(contact, self._gateways, notification.channels or self._channel_order):
             if step.skip_reason:
                 if step.channel not in skipped:
                     skips.append(step)
-            elif not notification.failures(step.channel, AttemptOutcome.PERMANENT_FAILURE):
+            elif (not notification.failures(step.channel, AttemptOutcome.PERMANENT_FAILURE)
+                  and step.channel not in over_budget):
                 usable.append(step)
 
         def transient(step: routing.Step) -> int:
             return notification.failures(step.channel, AttemptOutcome.TRANSIENT_FAILURE)
 
-        fresh = [s for s in usable if transient(s) < self._policy.fallback_after]
+        fresh = [s for s in usable
+                 if transient(s) < self._policy.fallback_after and not self._down_too_long(notification, s.channel)]
         return skips, fresh or [s for s in usable if transient(s) < self._policy.retry.max_attempts]
+
+    def _down_too_long(self, notification: Notification, channel: Channel) -> bool:
+        """Whether ``channel`` has been failing this notification for longer than a channel may
+        hold it: an outage hands over as a long flood wait does."""
+        failed_at = [a.created_at for a in notification.attempts
+                     if a.channel is channel and a.outcome is AttemptOutcome.TRANSIENT_FAILURE and a.created_at]
+        return bool(failed_at) and (self._clock.now() - min(failed_at)).total_seconds() > \
+            self._policy.max_channel_wait_seconds
+
+    def _hands_over(self, notification: Notification, wait: float) -> bool:
+        """Whether a channel's ``wait`` is too long to hold the notification for: longer than
+        ``max_channel_wait_seconds``, or past its deadline."""
+        if wait > self._policy.max_channel_wait_seconds:
+            return True
+        deadline = notification.expires_at
+        return deadline is not None and self._clock.now() + timedelta(seconds=wait) >= deadline
+
+    def _quiet_for(self, now: datetime) -> float | None:
+        hours = self._policy.quiet_hours
+        remaining = None if hours is None else hours.remaining(now)
+        return None if remaining is None else remaining.total_seconds()
+
+    def _charge(self, channel: Channel, contact: Contact) -> Generator[_Effect, Any, _Charge | None]:
+        """What the send about to be made costs; None when the budget forbids it. A Viber send
+        outside the customer's session takes a free-quota or billable message from the month's
+        ledger first, so no number of workers at once can spend past the budget."""
+        terms = self._policy.viber_terms
+        if channel is not Channel.VIBER or terms is None or self._ledger is None:
+            return _Charge(price=(yield from self._price(channel)))
+        now = self._clock.now()
+        if terms.in_session(contact.viber_last_message_at, now):
+            return _Charge(Billing.FREE_SESSION)
+        month = billing_month(now)
+        billing: Billing | None = yield _Call(self._ledger.reserve, (month, terms.free_quota, terms.monthly_budget))
+        if billing is None:
+            return None
+        return _Charge(billing, terms.price_of(billing), month)
+
+    def _give_back(self, charge: _Charge) -> Generator[_Effect, Any, None]:
+        """The messenger refused the send: what was reserved for it is free again."""
+        if charge.month is not None and charge.billing is not None and self._ledger is not None:
+            yield _Call(self._ledger.give_back, (charge.month, charge.billing))
 
     def _acquire(self, step: routing.Step) -> Generator[_Effect, Any, float]:
         limits = self._limits.for_send(step.channel, step.address)
@@ -443,13 +543,18 @@ class DeliveryEngine:
             log.warning("notification.pause_not_shared channel=%s error=%s", channel, exc)
 
     def _retry_or_fail(self, notification: Notification, owner: str, contact: Contact,
-                       retry_after: float | None, keep_trying: Callable[[], bool] | None) -> _Pass:
-        """After a pass without success: come back later while a channel has retries left."""
+                       retry_after: float | None, paused_for: float | None,
+                       keep_trying: Callable[[], bool] | None) -> _Pass:
+        """After a pass without success: come back later while a channel has retries left, or
+        when a channel handed over (``paused_for``) can take the message again."""
         transient = [a for a in notification.attempts if a.outcome is AttemptOutcome.TRANSIENT_FAILURE]
+        if not transient and paused_for is not None and not self._too_old(notification):
+            return (yield from self._again(notification, owner, paused_for, keep_trying))
         if not transient:
             tried = any(a.outcome is not AttemptOutcome.SKIPPED for a in notification.attempts)
-            return (yield from self._finish(notification, owner, NotificationStatus.FAILED,
-                                            DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL, keep_trying))
+            over_budget = any(a.error == BUDGET_SKIP for a in notification.attempts)
+            result = VIBER_BUDGET_EXHAUSTED if over_budget else DELIVERY_FAILED if tried else NO_REACHABLE_CHANNEL
+            return (yield from self._finish(notification, owner, NotificationStatus.FAILED, result, keep_trying))
         if self._too_old(notification) or not self._candidates(notification, contact)[1]:
             return (yield from self._finish(notification, owner, NotificationStatus.FAILED, DELIVERY_FAILED,
                                             keep_trying))
@@ -473,11 +578,19 @@ class DeliveryEngine:
 
     def _again(self, notification: Notification, owner: str, delay: float,
                keep_trying: Callable[[], bool] | None) -> _Pass:
-        notification.next_attempt_at = self._clock.now() + timedelta(seconds=delay)
+        next_attempt_at = self._clock.now() + timedelta(seconds=delay)
+        if notification.expires_at is not None and next_attempt_at >= notification.expires_at:
+            # Nothing can be sent before the deadline: say so now rather than at the deadline.
+            return (yield from self._expire(notification, owner, keep_trying))
+        notification.next_attempt_at = next_attempt_at
         notification.result = QUEUED_FOR_RETRY
         if not (yield from self._write_outcome(notification, owner, False, keep_trying)):
             log.warning("notification.lease_lost id=%s owner=%s", notification.id, owner)
         return notification
+
+    def _expire(self, notification: Notification, owner: str, keep_trying: Callable[[], bool] | None) -> _Pass:
+        log.info("notification.expired id=%s", notification.id)
+        return (yield from self._finish(notification, owner, NotificationStatus.EXPIRED, EXPIRED, keep_trying))
 
     def _finish(self, notification: Notification, owner: str, status: NotificationStatus,
                 result: str, keep_trying: Callable[[], bool] | None) -> _Pass:
@@ -541,9 +654,10 @@ class DeliveryEngine:
             self._telemetry.provider_call(channel, self._timer() - started, throttled)
 
     def _record(self, notification: Notification, channel: Channel, outcome: AttemptOutcome,
-                error: str | None = None, provider_id: str | None = None, price: Price | None = None) -> None:
+                error: str | None = None, provider_id: str | None = None, price: Price | None = None,
+                billing: Billing | None = None) -> None:
         attempt = DeliveryAttempt(channel, outcome, error=error, provider_message_id=provider_id,
-                                  created_at=self._clock.now(), price=price)
+                                  created_at=self._clock.now(), price=price, billing=billing)
         notification.attempts.append(attempt)
         notification.unsaved_attempts.append(attempt)
         self._telemetry.attempt(channel, outcome)

@@ -89,7 +89,7 @@ class Linking:
             phone = normalize_phone(raw_phone, self._region)
         except InvalidPhone:
             return self._messages.reply("phone_unreadable", user.language, request_phone=True)
-        account = self._account(user, reactivate=True)
+        account = self._account(user, reactivate=True, wrote=True)
         owner = self._contacts.find_by_phone(phone)
         if owner is not None and not owner.yields_phone_to_contact_card(account, user.channel):
             log.warning("contact.phone_claim_refused channel=%s phone=%s", user.channel, mask_phone(phone))
@@ -112,7 +112,7 @@ class Linking:
         return owner
 
     def text(self, user: MessengerUser) -> OutgoingMessage:
-        self._account(user, reactivate=user.channel is Channel.VIBER)  # a Viber message subscribes
+        self._account(user, reactivate=user.channel is Channel.VIBER, wrote=True)  # a Viber message subscribes
         return self._messages.reply("help", user.language)
 
     def stop(self, user: MessengerUser) -> OutgoingMessage:
@@ -137,18 +137,24 @@ class Linking:
             return self._contacts.find_by_telegram_chat(int(user.address))
         return self._contacts.find_by_viber_user(user.address)
 
-    def _account(self, user: MessengerUser, *, reactivate: bool) -> Contact:
-        """The contact of this messenger account, created on first sight, profile refreshed."""
+    def _account(self, user: MessengerUser, *, reactivate: bool, wrote: bool = False) -> Contact:
+        """The contact of this messenger account, created on first sight, profile refreshed.
+        ``wrote``: the customer sent the bot a message, which on Viber opens a free session."""
         contact = self._find(user)
         now = self._clock.now()
+        opens_session = wrote and user.channel is Channel.VIBER
         if contact is None:
             contact = Contact(first_name=user.first_name, last_name=user.last_name, language=user.language)
             if user.channel is Channel.TELEGRAM:
                 contact.telegram_chat_id, contact.telegram_linked_at = int(user.address), now
             else:
                 contact.viber_user_id, contact.viber_linked_at = user.address, now
+            if opens_session:
+                contact.viber_last_message_at = now
             return self._contacts.add(contact)
-        changed = False
+        changed = opens_session
+        if opens_session:
+            contact.viber_last_message_at = now
         for name in ("first_name", "last_name", "language"):
             value = getattr(user, name)
             if value and value != getattr(contact, name):

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from omnibot.domain.model import Channel, Notification
 from omnibot.domain.phone import mask_phone
@@ -28,6 +29,9 @@ class NotificationRequest:
     text: str | None = None
     channels: Sequence[Channel] | None = None
     callback_url: str | None = None
+    # The deadline, as the shop gave it: an instant, or seconds from acceptance (None: the default).
+    expires_at: datetime | None = None
+    ttl_seconds: int | None = None
 
     def fingerprint(self) -> str:
         """Same request, same fingerprint: how a replayed Idempotency-Key is told from a misused one."""
@@ -35,6 +39,8 @@ class NotificationRequest:
             "phone": self.phone, "order_id": self.order_id, "items": list(self.items),
             "event": self.event, "text": self.text, "callback_url": self.callback_url,
             "channels": None if self.channels is None else [str(c) for c in self.channels],
+            **({"expires_at": self.expires_at.isoformat()} if self.expires_at is not None else {}),
+            **({"ttl_seconds": self.ttl_seconds} if self.ttl_seconds is not None else {}),
         }, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -42,8 +48,9 @@ class NotificationRequest:
 class Notifier:
     def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, clock: Clock, owner: str,
                  lease_seconds: float = 120.0, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 telemetry: Telemetry | None = None) -> None:
+                 telemetry: Telemetry | None = None, default_ttl: timedelta | None = None) -> None:
         self._queue = queue
+        self._default_ttl = default_ttl
         self._engine = engine
         self._clock = clock
         self._owner = owner
@@ -81,10 +88,15 @@ class Notifier:
 
     def _new(self, request: NotificationRequest, request_id: str | None) -> Notification:
         now = self._clock.now()
+        expires_at = request.expires_at
+        if expires_at is None and request.ttl_seconds is not None:
+            expires_at = now + timedelta(seconds=request.ttl_seconds)
+        if expires_at is None and self._default_ttl is not None:
+            expires_at = now + self._default_ttl
         return Notification(
             id=self._new_id(), phone=request.phone, order_id=request.order_id, items=list(request.items),
             event=request.event, text=request.text,
             channels=None if request.channels is None else list(request.channels),
             callback_url=request.callback_url, request_id=request_id,
-            created_at=now, updated_at=now, next_attempt_at=now,
+            created_at=now, updated_at=now, next_attempt_at=now, expires_at=expires_at,
         )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from omnibot.adapters.ratelimit import InMemoryRateLimiter
 from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
-from omnibot.ports import Limit
+from omnibot.ports import Limit, ViberLedger
 from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.inbound import Inbound
@@ -68,7 +70,9 @@ def trusting_world() -> World:
     return make_world(trust_order_links=True)
 
 
-def make_world(trust_order_links: bool = False) -> World:
+def make_world(trust_order_links: bool = False, ledger: ViberLedger | None = None,
+               default_ttl: timedelta | None = None, **policy: Any) -> World:
+    """``policy``: fields of the ``DeliveryPolicy`` that differ from the tests' usual one."""
     clock = ManualClock()
     contacts = InMemoryContactRepository(now=clock.now)
     notifications = InMemoryNotificationRepository(now=clock.now, contacts=contacts)
@@ -85,14 +89,14 @@ def make_world(trust_order_links: bool = False) -> World:
         sleep(seconds)
 
     policy = DeliveryPolicy(retry=RetryPolicy(base_seconds=2, max_attempts=4, jitter=lambda ceiling: ceiling),
-                            fallback_after=2)
+                            **{"fallback_after": 2, **policy})
     tokens = InMemoryLinkTokenRepository()
     messages = Messages(load_templates(), default_language="en")
     engine = DeliveryEngine(contacts, tokens, messages, queue,
                             {Channel.TELEGRAM: telegram, Channel.VIBER: viber}, limiter,
                             RateLimits(limits_for_tests, lambda channel: f"{channel}"), clock, policy, sleep=sleep,
-                            sleep_async=sleep_async, trust_order_links=trust_order_links)
-    notifier = Notifier(queue, engine, clock, owner="api:test")
+                            sleep_async=sleep_async, trust_order_links=trust_order_links, ledger=ledger)
+    notifier = Notifier(queue, engine, clock, owner="api:test", default_ttl=default_ttl)
     links = LinkIssuer(tokens, clock, b"test-key", "shop_bot", "shopbot", random_bytes=lambda n: bytes(range(n)))
     linking = Linking(contacts, tokens, links, messages, clock, "UA")
     return World(clock, contacts, notifications, queue, telegram, viber, limiter, engine, notifier, slept,

@@ -261,10 +261,10 @@ def _end_leases(connection: Connection, passes: Sequence[tuple[Notification, str
 # first: the UPDATE's own lease condition, re-checked on each row it locks, is the test.
 _INSERT_ATTEMPTS = """
 INSERT INTO delivery_attempts (notification_id, channel, outcome, error, provider_message_id, created_at,
-                               price_amount, price_currency)
+                               price_amount, price_currency, billing)
 SELECT * FROM unnest(%(notification_id)s::varchar[], %(channel)s::varchar[], %(outcome)s::varchar[],
                      %(error)s::text[], %(provider_message_id)s::varchar[], %(created_at)s::timestamptz[],
-                     %(price_amount)s::numeric[], %(price_currency)s::varchar[])
+                     %(price_amount)s::numeric[], %(price_currency)s::varchar[], %(billing)s::varchar[])
 """
 _END_PASSES = """
 UPDATE notifications AS n
@@ -277,7 +277,7 @@ WHERE n.id = o.id AND n.lease_owner = %(owner)s
 RETURNING n.id
 """
 _ATTEMPT_COLUMNS = ("notification_id", "channel", "outcome", "error", "provider_message_id", "created_at",
-                    "price_amount", "price_currency")
+                    "price_amount", "price_currency", "billing")
 
 
 def _end_passes_postgres(connection: Connection, passes: Sequence[tuple[Notification, str]],

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Row
 
 from omnibot.domain.model import (
     AttemptOutcome,
+    Billing,
     Channel,
     ChannelState,
     Contact,
@@ -36,6 +37,7 @@ def contact_values(contact: Contact) -> dict[str, Any]:
         "phone_verified": bool(contact.phone_verified),
         "telegram_linked_at": contact.telegram_linked_at,
         "viber_linked_at": contact.viber_linked_at,
+        "viber_last_message_at": contact.viber_last_message_at,
     }
 
 
@@ -55,6 +57,7 @@ def contact(row: Row[Any]) -> Contact:
         viber_linked_at=row.viber_linked_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        viber_last_message_at=row.viber_last_message_at,
     )
 
 
@@ -83,6 +86,7 @@ def notification_request(notification: Notification) -> dict[str, Any]:
         "callback_url": notification.callback_url,
         "request_id": notification.request_id,
         "created_at": notification.created_at,
+        "expires_at": notification.expires_at,
     }
 
 
@@ -102,6 +106,7 @@ def notification(row: Row[Any], attempts: list[DeliveryAttempt]) -> Notification
         callback_url=row.callback_url,
         next_attempt_at=row.next_attempt_at,
         request_id=row.request_id,
+        expires_at=row.expires_at,
         attempts=attempts,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -116,6 +121,7 @@ def attempt(row: Row[Any]) -> DeliveryAttempt:
         provider_message_id=row.provider_message_id,
         created_at=row.created_at,
         price=None if row.price_amount is None else Price(Decimal(row.price_amount), row.price_currency),
+        billing=None if row.billing is None else Billing(row.billing),
     )
 
 
@@ -128,6 +134,7 @@ def attempt_values(attempt: DeliveryAttempt) -> dict[str, Any]:
         "created_at": attempt.created_at,
         "price_amount": None if attempt.price is None else attempt.price.amount,
         "price_currency": None if attempt.price is None else attempt.price.currency,
+        "billing": None if attempt.billing is None else Billing(attempt.billing).value,
     }
 
 

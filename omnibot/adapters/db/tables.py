@@ -81,6 +81,8 @@ contacts = sa.Table(
     sa.Column("phone_verified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("telegram_linked_at", UtcDateTime(), nullable=True),
     sa.Column("viber_linked_at", UtcDateTime(), nullable=True),
+    # When the customer last wrote to the bot on Viber: their free session (migration 0008).
+    sa.Column("viber_last_message_at", UtcDateTime(), nullable=True),
     # Never reuse the id of a merged-away contact, as PostgreSQL's sequence never does.
     sqlite_autoincrement=True,
 )
@@ -131,6 +133,8 @@ notifications = sa.Table(
     sa.Column("idempotency_key", sa.String(255), nullable=True, unique=True),
     sa.Column("request_fingerprint", sa.String(64), nullable=True),
     sa.Column("request_id", sa.String(64), nullable=True),
+    # Past it nothing is sent (migration 0008).
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
     sa.Index(None, "status", "created_at"),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "status", "lease_until"),
@@ -158,6 +162,8 @@ delivery_attempts = sa.Table(
     # What the messenger bills for this send (a paid broadcast's Stars); NULL when it is free.
     sa.Column("price_amount", sa.Numeric(12, 4), nullable=True),
     sa.Column("price_currency", sa.String(8), nullable=True),
+    # How a Viber send was billed: free_session, free_quota or billable (migration 0008).
+    sa.Column("billing", STATE, nullable=True),
     sa.Index(None, "channel", "provider_message_id"),  # Viber's delivered/seen callbacks
     sa.Index(None, "created_at"),  # messages sent this month: the Viber metric, the dashboard
     sqlite_autoincrement=True,
@@ -217,6 +223,17 @@ bot_replies = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     *_outbox_columns(),
     sqlite_autoincrement=True,
+)
+
+# The month's Viber messages taken from the free quota and the budget (migration 0008): a send
+# reserves its message here before it is made, so workers racing for the last one cannot both win.
+viber_ledger = sa.Table(
+    "viber_ledger",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),  # 2026-12, UTC
+    sa.Column("free_quota_used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("billable_used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # Dashboard sign-outs (migration 0005): a session carries the generation it was issued at, and a

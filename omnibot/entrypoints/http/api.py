@@ -6,6 +6,7 @@ import hmac
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -52,12 +53,15 @@ def blueprint(services: Services) -> Blueprint:
             raise ApiError(400, "invalid_header", "Idempotency-Key must be 1-255 visible ASCII characters "
                            "(spaces only between them)", "Idempotency-Key")
         body = parse_body(NotificationCreate)
+        if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+            raise ApiError(400, "invalid_field", "expires_at is in the past: nothing could be sent", "expires_at")
         notification, created = services.notifier.submit(
             NotificationRequest(
                 phone=parse_phone(body.phone, region) if body.phone else None,
                 order_id=body.order_id, items=body.items, event=body.resolved_event, text=body.text,
                 channels=None if body.channels is None else [Channel(c) for c in body.channels],
                 callback_url=parse_callback_url(body.callback_url, services.settings.callback_allow_private),
+                expires_at=body.expires_at, ttl_seconds=body.ttl_seconds,
             ),
             idempotency_key=idempotency_key, request_id=g.request_id,
         )
@@ -97,8 +101,10 @@ def view(notification: Notification) -> dict[str, Any]:
         result=notification.result, phone=notification.phone, order_id=notification.order_id,
         event=notification.event, created_at=notification.created_at, updated_at=notification.updated_at,
         next_attempt_at=notification.next_attempt_at if not notification.status.is_final else None,
+        expires_at=notification.expires_at,
         attempts=[AttemptView(at=a.created_at, channel=a.channel, outcome=a.outcome, error=a.error,
-                              price=None if a.price is None else price_view(a.price))
+                              price=None if a.price is None else price_view(a.price), billable=a.billable,
+                              billing=a.billing)
                   for a in notification.attempts],
     ).model_dump(mode="json")
 

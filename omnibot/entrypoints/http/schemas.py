@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,7 +21,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 from typing_extensions import TypeAliasType
 
-from omnibot.domain.model import AttemptOutcome, Channel, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Billing, Channel, NotificationStatus
 
 
 class Documented:
@@ -104,6 +105,13 @@ class NotificationCreate(BaseModel):
     channels: Annotated[list[Literal["telegram", "viber"]], Field(min_length=1, max_length=2),
                         Documented(uniqueItems=True)] | None = None
     callback_url: HttpUrl | None = Field(default=None, description=CALLBACK_URL_RULE)
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="The deadline: past it nothing is sent and the notification is `expired`. "
+                                  "An RFC 3339 time with its offset, in the future.")
+    ttl_seconds: StrictInt | None = Field(
+        default=None, ge=1, le=90 * 24 * 3600,
+        description="The deadline in seconds from acceptance, instead of `expires_at`. Neither: "
+                    "`NOTIFICATION_TTL_SECONDS` (24 hours unless the operators changed it).")
 
     @model_validator(mode="after")
     def _recipient_and_content(self) -> NotificationCreate:
@@ -113,6 +121,8 @@ class NotificationCreate(BaseModel):
             raise PydanticCustomError("missing", "text is required when event is \"text\"")
         if self.channels is not None and len(set(self.channels)) != len(self.channels):
             raise PydanticCustomError("value_error", "channels must not repeat a channel")
+        if self.expires_at is not None and self.ttl_seconds is not None:
+            raise PydanticCustomError("value_error", "give expires_at or ttl_seconds, not both")
         return self
 
     @property
@@ -137,7 +147,13 @@ class AttemptView(BaseModel):
     channel: Channel
     outcome: AttemptOutcome
     error: str | None = None
-    price: PriceView | None = Field(description="What the messenger bills for this send; `null` when it is free.")
+    price: PriceView | None = Field(description="What the messenger bills for this send; `null` when it is free "
+                                                "or its price is not configured (`VIBER_MESSAGE_PRICE`).")
+    billable: bool = Field(description="Whether the messenger bills this send.")
+    billing: Billing | None = Field(
+        default=None, description="How Viber counts this send: `free_session` (the customer wrote in the last "
+                                  "24 hours), `free_quota` (one of the month's free messages) or `billable`; "
+                                  "`null` on Telegram.")
 
 
 class NotificationView(BaseModel):
@@ -151,6 +167,7 @@ class NotificationView(BaseModel):
     created_at: datetime | None
     updated_at: datetime | None
     next_attempt_at: datetime | None
+    expires_at: datetime | None = Field(default=None, description="The deadline; `null`: none.")
     attempts: list[AttemptView]
 
 
