@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
@@ -31,9 +33,10 @@ class Sandbox:
     viber: ViberBot
 
 
-def create_app(config: SandboxConfig | None = None) -> Flask:
+def create_app(config: SandboxConfig | None = None, clock: Callable[[], float] = time.time) -> Flask:
+    """``clock`` (epoch seconds) lets a test move time on: sessions, months, outages, buckets."""
     config = config or SandboxConfig()
-    state = SandboxState(log_size=config.request_log_size, faults=config.faults)
+    state = SandboxState(log_size=config.request_log_size, clock=clock, faults=config.faults)
     dispatcher = Dispatcher(state, {TELEGRAM: TelegramDialect(), VIBER: ViberDialect()})
     poster = WebhookPoster(config.webhook_timeout)
     telegram = TelegramBot(config, state, dispatcher)

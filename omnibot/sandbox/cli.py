@@ -37,15 +37,19 @@ def error_rule(value: str) -> tuple[str, dict[str, Any]]:
 
 def initial_faults(latency_ms: float, jitter_ms: float, enforce: bool, telegram_rate: float | None,
                    telegram_chat_rate: float | None, error_rates: tuple[str, ...],
-                   seed: int | None) -> FaultSettings | None:
-    """The faults the command line asks for; None when it asks for none."""
+                   seed: int | None, viber_terms: dict[str, Any] | None = None) -> FaultSettings | None:
+    """The faults the command line asks for; None when it asks for none.
+
+    ``viber_terms``: the ``viber_*`` billing settings given, which go into ``rate_limits``.
+    """
+    viber_terms = {name: value for name, value in (viber_terms or {}).items() if value is not None}
     faults: dict[str, Any] = {}
     if jitter_ms > 0:
         faults["latency"] = {"uniform_ms": [max(0.0, latency_ms - jitter_ms), latency_ms + jitter_ms]}
     elif latency_ms > 0:
         faults["latency"] = {"fixed_ms": latency_ms}
-    if enforce or telegram_rate is not None or telegram_chat_rate is not None:
-        limits: dict[str, Any] = {"enforce": enforce}
+    if enforce or telegram_rate is not None or telegram_chat_rate is not None or viber_terms:
+        limits: dict[str, Any] = {"enforce": enforce, **viber_terms}
         if telegram_rate is not None:
             limits["telegram_per_second"] = telegram_rate
         if telegram_chat_rate is not None:
@@ -96,6 +100,14 @@ def initial_faults(latency_ms: float, jitter_ms: float, enforce: bool, telegram_
 @click.option("--error-rate", "error_rates", multiple=True, metavar="METHOD=RATE[:CODE]",
               help="Fail this share of calls, e.g. telegram.sendMessage=0.2:502 or "
                    "viber.send_message=0.1:12 (a Viber CODE >= 500 is a bare HTTP status). Repeatable.")
+@click.option("--viber-billing", type=click.Choice(["per_message", "quota"]), default=None,
+              help="How Viber bills bot messages outside a session  [default: per_message]")
+@click.option("--viber-free-messages-per-month", type=click.IntRange(min=0), default=None,
+              help="Free bot-initiated Viber messages a calendar month, on the quota model  [default: 0]")
+@click.option("--viber-session-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="How long a customer's message keeps the bot's Viber messages free  [default: 86400]")
+@click.option("--viber-balance-messages", type=click.IntRange(min=0), default=None,
+              help="Billable Viber messages the account can pay for  [default: unlimited]")
 @click.option("--seed", type=int, default=None, help="Seed for injected errors and random latency.")
 @click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS, show_default=True,
               help="Requests served at once (gunicorn gthread threads, in the one process that holds the state).")
@@ -104,8 +116,10 @@ def initial_faults(latency_ms: float, jitter_ms: float, enforce: bool, telegram_
 def sandbox_command(host: str, port: int, telegram_token: str, viber_token: str,
                     telegram_bot_username: str, viber_bot_uri: str, latency_ms: float,
                     latency_jitter_ms: float, enforce_rate_limits: bool, telegram_rate: float | None,
-                    telegram_chat_rate: float | None, error_rates: tuple[str, ...], seed: int | None,
-                    threads: int, access_log: bool) -> None:
+                    telegram_chat_rate: float | None, error_rates: tuple[str, ...],
+                    viber_billing: str | None, viber_free_messages_per_month: int | None,
+                    viber_session_seconds: float | None, viber_balance_messages: int | None,
+                    seed: int | None, threads: int, access_log: bool) -> None:
     """Run a local Telegram Bot API and Viber REST API with virtual customers.
 
     No tokens, no internet: point omnibot at TELEGRAM_API_URL=http://HOST:PORT and
@@ -117,8 +131,12 @@ def sandbox_command(host: str, port: int, telegram_token: str, viber_token: str,
     """
     from omnibot.sandbox.server import run
 
+    viber_terms = {"viber_billing": viber_billing,
+                   "viber_free_messages_per_month": viber_free_messages_per_month,
+                   "viber_session_seconds": viber_session_seconds,
+                   "viber_balance_messages": viber_balance_messages}
     faults = initial_faults(latency_ms, latency_jitter_ms, enforce_rate_limits, telegram_rate,
-                            telegram_chat_rate, error_rates, seed)
+                            telegram_chat_rate, error_rates, seed, viber_terms)
     run(host, port, SandboxConfig(
         telegram_token=telegram_token, viber_token=viber_token,
         telegram_bot_username=telegram_bot_username, viber_bot_uri=viber_bot_uri, faults=faults,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from omnibot.sandbox.fault_settings import ErrorRule
 from omnibot.sandbox.state import ApiCallRecord, SandboxState
 from omnibot.sandbox.traffic import Admission
+from omnibot.sandbox.viber_billing import Billing
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class ApiCall:
     recipient: str | None = None
     # A Telegram send with allow_paid_broadcast: a higher bot-wide limit, paid for in Stars.
     paid_broadcast: bool = False
+    # A Viber send_message, which Viber bills unless the user wrote to the bot lately.
+    chatbot_message: bool = False
+    # How the dispatcher admitted it to be billed, for the method to put in its answer.
+    billing: Billing | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class ApiAnswer:
     text: str | None = None
     # No answer at all: the connection is reset (see responses.py).
     abort: bool = False
+    # How a delivered Viber send_message was billed (viber_billing's free_session, free_quota, billable).
+    billing: str | None = None
 
 
 Method = Callable[[ApiCall], ApiAnswer]
@@ -81,7 +88,7 @@ class Dispatcher:
             channel=call.channel, method=call.method, ok=answer.ok, code=answer.code,
             message=answer.message, via=call.via, at=self._state.clock(),
             retry_after=parameters.get("retry_after") if isinstance(parameters, dict) else None,
-            received_at=received_at,
+            received_at=received_at, billing=answer.billing,
         ))
         return answer
 
@@ -108,9 +115,10 @@ class Dispatcher:
     def _send(self, call: ApiCall, method: Method) -> ApiAnswer:
         assert call.recipient is not None
         traffic = self._state.traffic
-        admission = traffic.admit(call.channel, call.recipient, call.paid_broadcast)
+        admission = traffic.admit(call.channel, call.recipient, call.paid_broadcast, call.chatbot_message)
         if admission.refused:
             return self._dialects[call.channel].refused(admission)
-        answer = method(call)
+        billing = admission.billing
+        answer = method(call if billing is None else replace(call, billing=billing))
         traffic.settled(call.channel, admission, answer.ok)
-        return answer
+        return replace(answer, billing=billing.kind) if billing is not None and answer.ok else answer

@@ -13,6 +13,7 @@ from omnibot.sandbox.dispatch import ApiAnswer
 from omnibot.sandbox.fault_settings import ErrorRule
 from omnibot.sandbox.traffic import SHORT_OF_STARS, Admission
 from omnibot.sandbox.viber_api import CHAT_HOSTNAME, GENERAL_ERROR, STATUS_MESSAGES
+from omnibot.sandbox.viber_billing import FREE_MESSAGES_EXCEEDED, NO_BALANCE
 
 # The typical description of each code, from the Bot API's error table; 429's names its wait.
 TELEGRAM_DESCRIPTIONS = {
@@ -78,6 +79,10 @@ class ViberDialect:
         return self._bare(UNAVAILABLE)
 
     def refused(self, admission: Admission) -> ApiAnswer:
+        if admission.over == NO_BALANCE:
+            return self._status(24)  # noBalance
+        if admission.over == FREE_MESSAGES_EXCEEDED:
+            return self._status(23)  # freeMessagesExceeded
         return self._status(12)  # tooManyRequests; Viber names no wait
 
     @staticmethod

@@ -95,7 +95,8 @@ class Outage(_Strict):
 
 class RateLimits(_Strict):
     """Telegram's token buckets (per bot, per chat, per bot for paid broadcasts), the bot's Stars
-    balance that pays for those, and Viber's hourly cap per user."""
+    balance that pays for those, Viber's hourly cap per user, and the terms Viber bills the bot's
+    messages on (see viber_billing.py)."""
 
     enforce: bool = True
     telegram_per_second: float = Field(default=30, gt=0)
@@ -108,6 +109,15 @@ class RateLimits(_Strict):
     # Stars the bot starts with; enough that only a test meaning to run out ever does.
     telegram_stars_balance: float = Field(default=100_000, ge=0)
     viber_per_user_per_hour: int = Field(default=100, ge=1)
+    # Viber's billing applies whether or not ``enforce`` is on, so these stay out of the JSON while
+    # at Viber's defaults: GET /sandbox/faults shows only terms someone chose.
+    viber_billing: Literal["per_message", "quota"] = Field(
+        default="per_message", exclude_if=lambda model: model == "per_message")
+    # Free bot-initiated messages a calendar month, on the quota model.
+    viber_free_messages_per_month: int = Field(default=0, ge=0, exclude_if=lambda count: count == 0)
+    viber_session_seconds: float = Field(default=86_400, gt=0, exclude_if=lambda seconds: seconds == 86_400)
+    # Billable messages the account can pay for; None: as many as it sends.
+    viber_balance_messages: int | None = Field(default=None, ge=0)
 
     @property
     def telegram_bucket(self) -> float:

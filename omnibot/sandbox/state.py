@@ -90,6 +90,9 @@ class ReceivedMessage:
     tracking_data: str | None = None
     # "api" for a send call; "webhook_response" for a reply carried in a webhook's answer.
     via: str = "api"
+    # Viber send_message: how Viber billed it (free_session, free_quota, billable) and its billing_status.
+    billing: str | None = None
+    billing_status: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         common = {"channel": self.channel, "text": self.text, "raw_text": self.raw_text}
@@ -102,6 +105,7 @@ class ReceivedMessage:
             specific = {
                 "message_token": self.message_token, "parse_mode": None, "keyboard": self.keyboard,
                 "sender": self.sender, "tracking_data": self.tracking_data,
+                "billing": self.billing, "billing_status": self.billing_status,
             }
         return {**common, **specific, "via": self.via, "at": iso(self.at)}
 
@@ -181,6 +185,8 @@ class ApiCallRecord:
     retry_after: int | None = None
     # When the request arrived; ``at`` is when it was answered (after any latency or hang).
     received_at: float | None = None
+    # A delivered Viber send_message: free_session, free_quota or billable.
+    billing: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"channel": self.channel, "method": self.method, "ok": self.ok}
@@ -192,6 +198,8 @@ class ApiCallRecord:
         else:
             record["status"] = self.code
             record["status_message"] = self.message
+            if self.billing is not None:
+                record["billing"] = self.billing
         received = {} if self.received_at is None else {"received_at": iso(self.received_at)}
         return {**record, "via": self.via, **received, "at": iso(self.at)}
 

@@ -11,6 +11,10 @@ by default; one is free when it finds a token in the free bucket, which it then 
 0.1 Stars otherwise. ``admit`` holds those Stars back from the balance; ``settled`` spends them if
 the message was delivered and puts them back if not, so only delivered messages are paid for and
 concurrent sends can never overdraw the balance.
+
+Viber's ``send_message`` is billed too, whether or not limits are enforced: ``admit`` asks
+``viber_billing.ViberBilling`` (under the same lock) whether it is free or paid for, and
+``settled`` counts it, the same way.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from omnibot.sandbox.fault_settings import RateLimits
+from omnibot.sandbox.viber_billing import FREE_MESSAGES_EXCEEDED, NO_BALANCE, Billing, ViberBilling
 
 TELEGRAM = "telegram"
 VIBER = "viber"
 # ``Admission.over`` for a paid broadcast refused because the bot cannot pay for it.
 SHORT_OF_STARS = "telegram_stars"
+# Refusals because the bot cannot pay: not rate limits, so not counted in over_limit.
+UNPAID = frozenset({SHORT_OF_STARS, NO_BALANCE, FREE_MESSAGES_EXCEEDED})
 _HOUR = 3600.0
 # Stars are counted in tenths, so that 0.1 a message adds up exactly.
 _PAID_MESSAGE_TENTHS = 1
@@ -62,11 +69,13 @@ class Admission:
     """``admit``'s verdict: ``at`` the send went, or why not and when to try again."""
 
     at: float
-    # "telegram_bot", "telegram_chat" or "viber_user"; or SHORT_OF_STARS, which has no retry_after.
+    # "telegram_bot", "telegram_chat" or "viber_user"; or one of UNPAID, which have no retry_after.
     over: str | None = None
     retry_after: int = 0
     # The balance a paid broadcast's Stars are held back from, until the send is settled.
     charged_to: _Stars | None = None
+    # How a Viber send_message is billed, its message held back until the send is settled.
+    billing: Billing | None = None
 
     @property
     def refused(self) -> bool:
@@ -83,6 +92,7 @@ class Traffic:
         self._clock = clock
         self._lock = threading.Lock()
         self._configured: RateLimits | None = None
+        self._viber_billing = ViberBilling(clock())
         self._rebuild(None)
         self.reset_stats()
 
@@ -96,6 +106,7 @@ class Traffic:
         """Full buckets, empty windows and zero counters, as after a restart."""
         with self._lock:
             self._rebuild(self._configured)
+            self._viber_billing.forget_sessions()
         self.reset_stats()
 
     def _rebuild(self, limits: RateLimits | None) -> None:
@@ -110,6 +121,8 @@ class Traffic:
         self._stars = _Stars(math.floor(shape.telegram_stars_balance * 10 + 1e-9))
         self._chat_buckets: dict[str, _Bucket] = {}
         self._viber_sends: dict[str, deque[float]] = {}
+        # Billing follows the limits as given: it does not wait for them to be enforced.
+        self._viber_billing.configure(limits, now)
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -123,6 +136,7 @@ class Traffic:
             self._max_chat = self._max_bot = 0
             self._first_send: float | None = None
             self._last_send: float | None = None
+            self._viber_billing.reset_counts()
 
     # --- counting ------------------------------------------------------------------------------
 
@@ -140,10 +154,12 @@ class Traffic:
 
     # --- sends -------------------------------------------------------------------------------
 
-    def admit(self, channel: str, recipient: str, paid_broadcast: bool = False) -> Admission:
+    def admit(self, channel: str, recipient: str, paid_broadcast: bool = False,
+              chatbot_message: bool = False) -> Admission:
         """Let one send to ``recipient`` (a Telegram chat id, a Viber user id) go, or refuse it.
 
-        ``paid_broadcast``: a Telegram send with ``allow_paid_broadcast``.
+        ``paid_broadcast``: a Telegram send with ``allow_paid_broadcast``. ``chatbot_message``: a
+        Viber ``send_message``, which Viber bills unless it is inside the user's session.
         """
         with self._lock:
             now = self._clock()
@@ -152,8 +168,8 @@ class Traffic:
                 if not admission.refused:
                     self._telegram_sent(recipient, now)
             else:
-                admission = self._viber_refusal(recipient, now) or Admission(now)
-            if admission.refused and admission.over != SHORT_OF_STARS:
+                admission = self._viber_admission(recipient, now, chatbot_message)
+            if admission.refused and admission.over not in UNPAID:
                 self._over[str(admission.over)] += 1
             return admission
 
@@ -161,12 +177,13 @@ class Traffic:
         """An admitted send's outcome: delivered ones count toward throughput, and a paid
         broadcast's Stars are spent if it was delivered and put back if not."""
         stars = admission.charged_to
-        if not delivered:
-            if stars is not None:
-                with self._lock:
-                    stars.tenths += _PAID_MESSAGE_TENTHS
-            return
         with self._lock:
+            if admission.billing is not None:
+                self._viber_billing.settled(admission.billing, delivered)
+            if not delivered:
+                if stars is not None:
+                    stars.tenths += _PAID_MESSAGE_TENTHS
+                return
             self._delivered[channel] += 1
             if stars is not None:
                 self._paid += 1
@@ -176,9 +193,11 @@ class Traffic:
             self._last_send = at if self._last_send is None else max(self._last_send, at)
 
     def customer_replied(self, viber_user_id: str) -> None:
-        """Viber's hourly cap counts messages sent since the user last wrote to the bot."""
+        """Viber's hourly cap counts messages sent since the user last wrote to the bot, and what
+        the bot sends in the session this opens is free."""
         with self._lock:
             self._viber_sends.pop(viber_user_id, None)
+            self._viber_billing.customer_wrote(viber_user_id, self._clock())
 
     def _telegram_admission(self, chat: str, now: float, paid_broadcast: bool) -> Admission:
         limits = self._limits
@@ -216,19 +235,23 @@ class Traffic:
         self._max_chat = max(self._max_chat, len(window))
         self._max_bot = max(self._max_bot, len(self._bot_window))
 
-    def _viber_refusal(self, user: str, now: float) -> Admission | None:
-        limits = self._limits
-        if limits is None:
-            return None
-        sends = self._viber_sends.get(user)
-        if sends is None:
-            sends = self._viber_sends[user] = deque()
-        while sends and sends[0] <= now - _HOUR:
-            sends.popleft()
-        if len(sends) >= limits.viber_per_user_per_hour:
-            return Admission(now, "viber_user", retry_after(sends[0] + _HOUR - now))
-        sends.append(now)
-        return None
+    def _viber_admission(self, user: str, now: float, chatbot_message: bool) -> Admission:
+        """The hourly cap first, then billing; a send either refuses takes nothing from the other."""
+        limits, sends = self._limits, None
+        if limits is not None:
+            sends = self._viber_sends.get(user)
+            if sends is None:
+                sends = self._viber_sends[user] = deque()
+            while sends and sends[0] <= now - _HOUR:
+                sends.popleft()
+            if len(sends) >= limits.viber_per_user_per_hour:
+                return Admission(now, "viber_user", retry_after(sends[0] + _HOUR - now))
+        billing = self._viber_billing.admit(user, now) if chatbot_message else None
+        if isinstance(billing, str):
+            return Admission(now, billing)
+        if sends is not None:
+            sends.append(now)
+        return Admission(now, billing=billing)
 
     # --- reporting ---------------------------------------------------------------------------
 
@@ -244,6 +267,7 @@ class Traffic:
                 "telegram_stars_spent": self._stars_spent_tenths / 10,
                 # Not a counter: what is left, which only new limits or a full reset refill.
                 "telegram_stars_balance": self._stars.tenths / 10 if self._limits else None,
+                **self._viber_billing.figures(self._clock()),
                 "max_per_chat_in_any_second": self._max_chat,
                 "max_per_bot_in_any_second": self._max_bot,
                 "first_send_at": self._first_send,

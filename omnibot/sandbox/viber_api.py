@@ -16,6 +16,7 @@ from omnibot.sandbox.config import SandboxConfig
 from omnibot.sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
 from omnibot.sandbox.responses import respond
 from omnibot.sandbox.state import VIBER, Customer, ReceivedMessage, SandboxState
+from omnibot.sandbox.viber_billing import Billing
 from omnibot.sandbox.webhooks import Delivery, WebhookPoster, encode, viber_signature
 
 CHAT_HOSTNAME = "SN-CHAT-05_"
@@ -61,15 +62,19 @@ class ViberBot:
         self._state = state
         self._dispatcher = dispatcher
         self._poster = poster
-        self._endpoints: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "set_webhook": self.set_webhook, "send_message": self.send_message,
-            "get_account_info": self.get_account_info, "get_user_details": self.get_user_details,
+        self._endpoints: dict[str, Callable[[ApiCall], dict[str, Any]]] = {
+            "set_webhook": lambda call: self.set_webhook(call.params),
+            "send_message": lambda call: self.send_message(call.params, call.billing),
+            "get_account_info": lambda call: self.get_account_info(call.params),
+            "get_user_details": lambda call: self.get_user_details(call.params),
         }
 
     def call(self, endpoint: str, body: dict[str, Any] | None, header_token: str | None) -> ApiAnswer:
         """Run one API call; ``body`` is None when the request body was not a JSON object."""
-        receiver = (body or {}).get("receiver") if endpoint == "send_message" else None
-        call = ApiCall(VIBER, endpoint, body or {}, recipient=receiver if isinstance(receiver, str) else None)
+        sends = endpoint == "send_message"
+        receiver = (body or {}).get("receiver") if sends else None
+        call = ApiCall(VIBER, endpoint, body or {}, recipient=receiver if isinstance(receiver, str) else None,
+                       chatbot_message=sends)
         return self._dispatcher.handle(call, lambda c: self._execute(c, body is None, header_token))
 
     def _execute(self, call: ApiCall, unreadable: bool, header_token: str | None) -> ApiAnswer:
@@ -82,7 +87,7 @@ class ViberBot:
                 raise ViberError(2)
             if unreadable:
                 raise ViberError(3)
-            result = handler(call.params)
+            result = handler(call)
         except ViberError as error:
             result = outcome(error.status)
         return _answer({**result, "chat_hostname": CHAT_HOSTNAME})
@@ -109,7 +114,8 @@ class ViberBot:
                                                via="webhook_response", recipient=recipient), record)
 
     def customer_replied(self, customer: Customer) -> None:
-        """The customer wrote to the bot: Viber's hourly cap on messages to them starts over."""
+        """The customer wrote to the bot: Viber's hourly cap on messages to them starts over, and
+        a session opens in which what the bot sends them is free."""
         self._state.traffic.customer_replied(customer.viber.user_id)
 
     def wants(self, event: str) -> bool:
@@ -153,7 +159,7 @@ class ViberBot:
             self._state.viber.webhook_url, self._state.viber.event_types = url, list(event_types)
         return outcome(0, event_types=list(event_types))
 
-    def send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+    def send_message(self, params: dict[str, Any], billing: Billing | None = None) -> dict[str, Any]:
         with self._state.lock:
             if self._state.viber.webhook_url is None:
                 raise ViberError(10)
@@ -169,8 +175,10 @@ class ViberBot:
                 raise ViberError(5)
             if not customer.viber.subscribed:
                 raise ViberError(6)
-            token = self._record(customer, fields, via="api")
-        return outcome(0, message_token=token)
+            token = self._record(customer, fields, via="api", billing=billing)
+        if billing is None:
+            return outcome(0, message_token=token)
+        return outcome(0, message_token=token, billing_status=billing.status)
 
     def get_account_info(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._state.lock:
@@ -226,12 +234,14 @@ class ViberBot:
             raise ViberError(3)
         return {"text": text, "sender": sender, "keyboard": keyboard, "tracking_data": tracking}
 
-    def _record(self, customer: Customer, fields: dict[str, Any], via: str) -> int:
+    def _record(self, customer: Customer, fields: dict[str, Any], via: str,
+                billing: Billing | None = None) -> int:
         token = self._state.next_message_token()
         customer.messages.append(ReceivedMessage(
             channel=VIBER, text=fields["text"], raw_text=fields["text"], at=self._state.clock(),
             message_token=token, keyboard=fields["keyboard"], sender=fields["sender"],
-            tracking_data=fields["tracking_data"], via=via))
+            tracking_data=fields["tracking_data"], via=via,
+            billing=billing.kind if billing else None, billing_status=billing.status if billing else None))
         return token
 
 
