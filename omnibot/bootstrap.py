@@ -83,6 +83,7 @@ class Services:
     admin_queries: AdminQueries  # the dashboard's read models
     operator_sign_outs: SqlOperatorSignOuts  # the dashboard's sign-outs, shared by every process
     sign_in_throttle: SignInThrottle  # the dashboard's password guessers, per client address, this process only
+    viber_ledger: SqlViberLedger  # the month's free-quota and billable Viber messages
 
     @property
     def embedded(self) -> bool:
@@ -218,10 +219,11 @@ def build(settings: Settings, *, role: str = "api") -> Services:
                        default_ttl=timedelta(hours=settings.link_ttl_hours))
     telemetry = PrometheusTelemetry()
     limits = rate_limits(settings)
+    viber_ledger = SqlViberLedger(engine, clock.now)
     delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
                               limits, clock, policy, status_callback=callbacks.callback_for,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
-                              outage_errors=(SQLAlchemyError,), ledger=SqlViberLedger(engine, clock.now))
+                              outage_errors=(SQLAlchemyError,), ledger=viber_ledger)
     replies_waiting = threading.Event()
     reply_outbox = SqlReplyOutbox(engine, clock.now)
     inbound = Inbound(SqlInboundStore(engine, clock.now), links, messages, clock, settings.default_phone_region,
@@ -256,6 +258,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         admin_queries=AdminQueries(engine),
         operator_sign_outs=SqlOperatorSignOuts(engine, clock.now),
         sign_in_throttle=SignInThrottle(),
+        viber_ledger=viber_ledger,
     )
 
 
@@ -268,6 +271,7 @@ def metrics_registry(services: Services, *, database: bool = True) -> CollectorR
         services.queue.depth, lambda since: usage.sent_since(services.engine, Channel.VIBER, since),
         SystemClock().now, viber_monthly_budget=services.settings.viber_monthly_budget,
         billed_spend_since=lambda since: {**unbilled, **usage.billed_since(services.engine, since)},
+        viber_ledger_used=services.viber_ledger.used,
     )] if database else []
     return scrape_registry(services.telemetry, collectors)
 

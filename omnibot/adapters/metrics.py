@@ -21,7 +21,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from omnibot.domain.model import AttemptOutcome, Channel, Notification, NotificationStatus, Price
+from omnibot.domain.billing import billing_month
+from omnibot.domain.model import AttemptOutcome, Billing, Channel, Notification, NotificationStatus, Price
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ class PrometheusTelemetry:
                                "messages above the free rate), by channel.", ["channel"], registry=r)
         self._spend = Counter("omnibot_billed_spend", "What billed sends cost, by channel and currency "
                               "(XTR: Telegram Stars).", ["channel", "currency"], registry=r)
+        self._expired = Counter("omnibot_notifications_expired", "Notifications whose deadline passed unsent.",
+                                registry=r)
+        self._charged = Counter("omnibot_viber_messages", "Viber sends by how Viber bills them: free_session, "
+                                "free_quota or billable.", ["billing"], registry=r)
 
     def accepted(self, api: str) -> None:
         self._accepted.labels(api=api).inc()
@@ -73,8 +78,13 @@ class PrometheusTelemetry:
         self._billed.labels(channel=channel.value).inc()
         self._spend.labels(channel=channel.value, currency=price.currency).inc(float(price.amount))
 
+    def charged(self, channel: Channel, billing: Billing) -> None:
+        self._charged.labels(billing=billing.value).inc()
+
     def finished(self, notification: Notification) -> None:
-        if notification.status is NotificationStatus.FAILED:
+        if notification.status is NotificationStatus.EXPIRED:
+            self._expired.inc()
+        elif notification.status is NotificationStatus.FAILED:
             self._failed.labels(reason=notification.result or "unknown").inc()
         elif notification.channel is not None:
             self._sent.labels(channel=notification.channel.value).inc()
@@ -86,15 +96,18 @@ class PrometheusTelemetry:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time: the queue, Viber's messages this month beside
-    the monthly budget they are measured against (a setting, so alert rules can compare the two),
-    and what the month's billed sends cost (``billed_spend_since``: by channel and currency)."""
+    """Gauges read from the database at scrape time: the queue, Viber's messages this month and the
+    billable ones beside the monthly budget they are held to (a setting, so alert rules can compare
+    the two), and what the month's billed sends cost (``billed_spend_since``: by channel and currency).
+    ``viber_ledger_used``: the month's ``(free-quota, billable)`` messages as the ledger counts them."""
 
     def __init__(self, depth: Callable[[], tuple[int, datetime | None]],
                  viber_sent_since: Callable[[datetime], int], now: Callable[[], datetime], *,
                  viber_monthly_budget: int,
                  billed_spend_since: Callable[[datetime], Mapping[tuple[Channel, str], Decimal]] = lambda _: {},
+                 viber_ledger_used: Callable[[str], tuple[int, int]] = lambda _: (0, 0),
                  ) -> None:
+        self._viber_ledger_used = viber_ledger_used
         self._depth = depth
         self._viber_sent_since = viber_sent_since
         self._now = now
@@ -103,7 +116,7 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("omnibot_viber_monthly_budget",
-                                "Viber messages a month the operators budget for (VIBER_MONTHLY_BUDGET).",
+                                "Billable Viber messages a month omnibot may send (VIBER_MONTHLY_BUDGET).",
                                 value=self._viber_monthly_budget)
         now = self._now()
         up = GaugeMetricFamily("omnibot_database_up", "Whether the metrics' database queries succeeded.")
@@ -112,6 +125,7 @@ class DatabaseCollector(Collector):
             month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             viber = self._viber_sent_since(month)
             spend = self._billed_spend_since(month)
+            free_quota, billable = self._viber_ledger_used(billing_month(now))
         except Exception as exc:  # a scrape must answer even while the database is away
             log.warning("metrics.database_unavailable error=%s", type(exc).__name__)
             up.add_metric([], 0)
@@ -125,6 +139,12 @@ class DatabaseCollector(Collector):
                                 "Age of the oldest notification still queued or being sent.", value=age)
         yield GaugeMetricFamily("omnibot_viber_messages_this_month",
                                 "Viber messages sent since the first of this month (UTC).", value=viber)
+        yield GaugeMetricFamily("omnibot_viber_billable_this_month",
+                                "Billable Viber messages taken from this month's budget (UTC), sends in "
+                                "flight included.", value=billable)
+        yield GaugeMetricFamily("omnibot_viber_free_quota_this_month",
+                                "Viber messages taken from this month's free quota (VIBER_BILLING=quota).",
+                                value=free_quota)
         billed = GaugeMetricFamily("omnibot_billed_spend_month",
                                    "What billed sends cost since the first of this month (UTC), by channel and "
                                    "currency (XTR: Telegram Stars).", labels=["channel", "currency"])
