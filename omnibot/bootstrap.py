@@ -168,7 +168,14 @@ def rate_limits(settings: Settings) -> RateLimits:
             return free_share, PAID_BROADCAST_PRICE
         return None
 
-    return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel], paid_above=paid_above)
+    bot_rates = {Channel.TELEGRAM: telegram_rate, Channel.VIBER: settings.viber_rate_per_second}
+
+    def bulk_share(channel: Channel) -> Sequence[Limit]:
+        rate = bot_rates[channel] * settings.bulk_share
+        return (Limit(f"{bots[channel]}:bulk", rate, _bot_burst(rate)),)
+
+    return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel], paid_above=paid_above,
+                      bulk_share=bulk_share)
 
 
 def _bot_burst(per_second: float) -> float:

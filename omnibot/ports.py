@@ -269,8 +269,10 @@ class DeliveryQueue(ReceiptLog, Protocol):
         """
         ...
 
-    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Notification]:
-        """Lease up to ``limit`` due notifications (queued and due, or with an expired lease)."""
+    def claim(self, owner: str, limit: int, lease_seconds: float, bulk_limit: int | None = None) -> list[Notification]:
+        """Lease up to ``limit`` due notifications (queued and due, or with an expired lease), in
+        order: high priority, leases run out, normal, bulk; at most ``bulk_limit`` bulk ones (None:
+        no cap of their own). The batch comes back in order of priority."""
         ...
 
     def reschedule(self, notification: Notification, owner: str) -> bool:

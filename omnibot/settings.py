@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_channel_wait_seconds: float = Field(default=60.0, gt=0)
     # The deadline of a notification that names none (README, "Deadlines"); 0: no deadline.
     notification_ttl_seconds: int = Field(default=86_400, ge=0, le=90 * 86_400)
+    # Bulk notifications take at most this share of a bot's rate and of a worker's concurrency.
+    bulk_share: float = Field(default=0.8, gt=0, le=1)
     # Quiet hours (README, "Quiet hours"): e.g. 21:00-08:00, in QUIET_HOURS_TZ.
     quiet_hours: str | None = None
     quiet_hours_tz: str = "Europe/Kyiv"

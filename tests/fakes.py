@@ -27,6 +27,7 @@ from omnibot.domain.model import (
     Notification,
     NotificationStatus,
     OrderLink,
+    Priority,
     StatusCallback,
 )
 from omnibot.ports import BotReply, CallbackJob, ContactRepository, InboundUnit, NoTelemetry, ReplyJob
@@ -293,12 +294,21 @@ class InMemoryDeliveryQueue:
             self._leases[notification.id] = (lease_owner, now + timedelta(seconds=lease_seconds))
         return notification, True
 
-    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Notification]:
+    def claim(self, owner: str, limit: int, lease_seconds: float, bulk_limit: int | None = None) -> list[Notification]:
         now = self._now()
         due = [n for n in self._notifications._notifications.values() if self._due(n, now)]
-        due.sort(key=lambda n: n.next_attempt_at or now)
+
+        def lane(notification: Notification) -> int:  # as the SQL queue: high, leases run out, normal, bulk
+            if notification.status is NotificationStatus.SENDING:
+                return 1
+            return {Priority.HIGH: 0, Priority.NORMAL: 2, Priority.BULK: 3}[notification.priority]
+
+        due.sort(key=lambda n: (lane(n), n.next_attempt_at or now))
+        bulk = [n for n in due if lane(n) == 3]
+        if bulk_limit is not None:
+            due = [n for n in due if lane(n) != 3] + bulk[:bulk_limit]
         claimed = []
-        for stored in due[:limit]:
+        for stored in sorted(due[:limit], key=lambda n: (n.priority.rank, n.next_attempt_at or now)):
             stored.status = NotificationStatus.SENDING
             self._leases[stored.id] = (owner, now + timedelta(seconds=lease_seconds))
             found = self._notifications.get(stored.id)

@@ -36,6 +36,23 @@ class NotificationStatus(enum.StrEnum):
         return self not in (NotificationStatus.QUEUED, NotificationStatus.SENDING)
 
 
+class Priority(enum.StrEnum):
+    """How a notification waits its turn: high before everything waiting; bulk (announcements) only
+    with what normal and high ones leave free."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    BULK = "bulk"
+
+    @property
+    def rank(self) -> int:
+        """The order workers take them in: 0 first."""
+        return _PRIORITY_RANKS[self]
+
+
+_PRIORITY_RANKS = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.BULK: 2}
+
+
 class AttemptOutcome(enum.StrEnum):
     SENT = "sent"
     PERMANENT_FAILURE = "permanent_failure"
@@ -201,6 +218,7 @@ class Notification:
     request_id: str | None = None  # the HTTP request that created it, for following it in logs
     # Past this instant nothing is sent: the notification is expired (None: no deadline).
     expires_at: datetime | None = None
+    priority: Priority = Priority.NORMAL
     created_at: datetime | None = None
     updated_at: datetime | None = None
     # Attempts of the delivery pass in progress, also in ``attempts``: the queue writes them with

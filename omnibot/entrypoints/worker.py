@@ -17,14 +17,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from omnibot.domain.model import Contact, Notification
+from omnibot.domain.model import Contact, Notification, Priority
 from omnibot.entrypoints.store_threads import StoreThreads
 from omnibot.logs import context
 from omnibot.ports import DeliveryQueue
@@ -51,6 +51,9 @@ class WorkerConfig:
     # Threads for the passes' calls to the database and the rate limiter: a pass holds one only
     # for such a call, never while it waits on a messenger.
     store_threads: int = 8
+    # Bulk passes in flight at most (None: as many as ``concurrency``): the other slots stay free
+    # for normal and high notifications, which are claimed the moment they arrive.
+    bulk_concurrency: int | None = None
 
 
 class Worker:
@@ -72,6 +75,8 @@ class Worker:
         self._store: StoreThreads | None = None
         # Claim again once this many passes have ended: a batch per round trip, not a pass.
         self._refill_at = max(1, min(config.batch_size, config.concurrency) // 2)
+        self._bulk_cap = min(config.bulk_concurrency or config.concurrency, config.concurrency)
+        self._bulk_refill_at = max(1, min(config.batch_size, self._bulk_cap) // 2)
 
     def run(self) -> None:
         """Deliver until ``stopping`` is set, then drain: the passes in flight finish."""
@@ -81,12 +86,18 @@ class Worker:
         log.info("worker.started owner=%s concurrency=%d", self.owner, self._config.concurrency)
         store = self._store = StoreThreads(self._config.store_threads)
         inflight: set[asyncio.Task[None]] = set()
-        # Set when enough passes have ended to claim another batch; waiting on the tasks
-        # themselves would register a callback on each of hundreds at every wake-up.
-        room = asyncio.Event()
+        bulk: set[asyncio.Task[None]] = set()
+        # Set when enough passes (or bulk passes) have ended to claim another batch; waiting on the
+        # tasks themselves would register a callback on each of hundreds at every wake-up.
+        room, bulk_room = asyncio.Event(), asyncio.Event()
+        arrived = self._listen_for_arrivals()
 
         def ended(task: asyncio.Task[None]) -> None:
             inflight.discard(task)
+            if task in bulk:
+                bulk.discard(task)
+                if self._bulk_cap - len(bulk) >= self._bulk_refill_at:
+                    bulk_room.set()
             if self._config.concurrency - len(inflight) >= self._refill_at:
                 room.set()
 
@@ -100,15 +111,22 @@ class Worker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(room.wait(), self._config.poll_seconds)
                 else:
-                    claimed = await self._blocking(self._claim, wanted)
+                    bulk_limit = max(0, self._bulk_cap - len(bulk))
+                    arrived.clear()  # what is enqueued from here on wakes the wait below
+                    claimed = await self._blocking(self._claim, wanted, bulk_limit)
                     recipients = await self._blocking(self._recipients, claimed) if claimed else {}
                     for notification in claimed:
                         task = asyncio.create_task(self._deliver(notification, recipients.get(notification.id)))
                         inflight.add(task)
+                        if notification.priority is Priority.BULK:
+                            bulk.add(task)
                         task.add_done_callback(ended)
                     if len(claimed) < wanted:
-                        # The queue is drained for now: sleep until something is enqueued.
-                        await self._blocking(self._wakeup.wait, self._config.poll_seconds)
+                        # Nothing more is due, or only bulk beyond its share: wait until something
+                        # is enqueued, or until bulk passes have ended (the queue may hold more).
+                        bulk_room.clear()
+                        waits = [arrived.wait()] + ([bulk_room.wait()] if bulk_limit < wanted else [])
+                        await _first_of(waits, self._config.poll_seconds)
                 next_housekeeping = await self._maybe_housekeep(next_housekeeping)
                 self._beat()
         finally:
@@ -121,12 +139,26 @@ class Worker:
             store.shutdown(wait=True)
         log.info("worker.stopped owner=%s", self.owner)
 
+    def _listen_for_arrivals(self) -> asyncio.Event:
+        """An event the loop can wait on, set whenever the queue's wake-up fires: a thread waits on
+        the wake-up (a blocking LISTEN), so the loop never holds a store thread for it."""
+        loop = asyncio.get_running_loop()
+        arrived = asyncio.Event()
+
+        def listen() -> None:
+            while not self.stopping.is_set():
+                if self._wakeup.wait(self._config.poll_seconds):
+                    loop.call_soon_threadsafe(arrived.set)
+
+        threading.Thread(target=listen, name="worker-wakeup", daemon=True).start()
+        return arrived
+
     async def _blocking(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._store, function, *args)
 
-    def _claim(self, limit: int) -> list[Notification]:
+    def _claim(self, limit: int, bulk_limit: int) -> list[Notification]:
         try:
-            return self._queue.claim(self.owner, limit, self._config.lease_seconds)
+            return self._queue.claim(self.owner, limit, self._config.lease_seconds, bulk_limit)
         except SQLAlchemyError as exc:
             # The database is away: keep trying; the pool reconnects once it is back.
             log.warning("worker.claim_failed error=%s", type(exc).__name__)
@@ -169,3 +201,13 @@ class Worker:
         except SQLAlchemyError as exc:
             log.warning("worker.housekeeping_failed error=%s", type(exc).__name__)
         return now + self._housekeeping_seconds
+
+
+async def _first_of(waits: list[Coroutine[Any, Any, Any]], timeout: float) -> None:
+    """Until the first of ``waits`` is done, or ``timeout``; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -26,8 +26,10 @@ YOUNG_GENERATION_THRESHOLD = 10_000
 
 def make_worker(services: bootstrap.Services, concurrency: int | None = None, heartbeat: Path | None = None) -> Worker:
     settings = services.settings
-    config = WorkerConfig(concurrency=concurrency or settings.worker_concurrency,
-                          lease_seconds=settings.lease_seconds, store_threads=bootstrap.WORKER_STORE_THREADS)
+    concurrency = concurrency or settings.worker_concurrency
+    config = WorkerConfig(concurrency=concurrency, lease_seconds=settings.lease_seconds,
+                          store_threads=bootstrap.WORKER_STORE_THREADS,
+                          bulk_concurrency=max(1, int(concurrency * settings.bulk_share)))
     return Worker(services.queue, services.delivery, services.wakeup, config,
                   housekeeping=lambda: bootstrap.housekeeping(services), heartbeat=heartbeat,
                   on_loop_end=services.async_http.close)

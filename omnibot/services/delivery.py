@@ -38,6 +38,7 @@ from omnibot.domain.model import (
     Notification,
     NotificationStatus,
     Price,
+    Priority,
     StatusCallback,
 )
 from omnibot.domain.quiet_hours import QuietHours
@@ -206,11 +207,12 @@ class _TokenRequests:
 class RateLimits:
     """Which token buckets a send takes from, and which bucket a 429 pauses. ``paid_above``: for a
     channel whose sends above a free rate are billed, that free rate's bucket and the price of a
-    send that finds it empty."""
+    send that finds it empty. ``bulk_share``: the bucket a bulk send takes from besides the others."""
 
     for_send: Callable[[Channel, str], Sequence[Limit]]
     pause_key: Callable[[Channel], str]
     paid_above: Callable[[Channel], tuple[Sequence[Limit], Price] | None] = lambda _channel: None
+    bulk_share: Callable[[Channel], Sequence[Limit]] = lambda _channel: ()
 
 
 class DeliveryEngine:
@@ -367,7 +369,8 @@ class DeliveryEngine:
         now = self._clock.now()
         if notification.expires_at is not None and now >= notification.expires_at:
             return (yield from self._expire(notification, owner, keep_trying))
-        quiet = None if fall_back_at_once else self._quiet_for(now)
+        # The synchronous trigger answers now, and a high one is worth a late hour.
+        quiet = None if fall_back_at_once or notification.priority is Priority.HIGH else self._quiet_for(now)
         if quiet is not None:
             # Nothing is tried and nothing recorded: the notification simply comes back in the morning.
             log.info("notification.quiet_hours id=%s wait=%.0f", notification.id, quiet)
@@ -386,7 +389,7 @@ class DeliveryEngine:
         paused_for: float | None = None  # the shortest wait of a channel handed over below
         for index, step in enumerate(steps):
             another_channel = index + 1 < len(steps)
-            wait = yield from self._acquire(step)
+            wait = yield from self._acquire(step, notification.priority)
             if wait > 0:
                 if another_channel and self._hands_over(notification, wait):
                     self._record(notification, step.channel, AttemptOutcome.SKIPPED,
@@ -511,8 +514,12 @@ class DeliveryEngine:
         if charge.month is not None and charge.billing is not None and self._ledger is not None:
             yield _Call(self._ledger.give_back, (charge.month, charge.billing))
 
-    def _acquire(self, step: routing.Step) -> Generator[_Effect, Any, float]:
+    def _acquire(self, step: routing.Step, priority: Priority) -> Generator[_Effect, Any, float]:
         limits = self._limits.for_send(step.channel, step.address)
+        if priority is Priority.BULK:
+            # Bulk sends also take from a bucket of a share of the bot's rate: the rest of the rate
+            # stays free for normal and high ones, however many announcements wait.
+            limits = (*limits, *self._limits.bulk_share(step.channel))
         waited = 0.0
         try:
             while (wait := (yield _Acquire(limits))) > 0:

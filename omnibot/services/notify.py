@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from omnibot.domain.model import Channel, Notification
+from omnibot.domain.model import Channel, Notification, Priority
 from omnibot.domain.phone import mask_phone
 from omnibot.ports import Clock, DeliveryQueue, NoTelemetry, Telemetry
 from omnibot.services.delivery import DeliveryEngine
@@ -32,6 +32,7 @@ class NotificationRequest:
     # The deadline, as the shop gave it: an instant, or seconds from acceptance (None: the default).
     expires_at: datetime | None = None
     ttl_seconds: int | None = None
+    priority: Priority = Priority.NORMAL
 
     def fingerprint(self) -> str:
         """Same request, same fingerprint: how a replayed Idempotency-Key is told from a misused one."""
@@ -41,6 +42,7 @@ class NotificationRequest:
             "channels": None if self.channels is None else [str(c) for c in self.channels],
             **({"expires_at": self.expires_at.isoformat()} if self.expires_at is not None else {}),
             **({"ttl_seconds": self.ttl_seconds} if self.ttl_seconds is not None else {}),
+            **({"priority": str(self.priority)} if self.priority is not Priority.NORMAL else {}),
         }, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -98,5 +100,5 @@ class Notifier:
             event=request.event, text=request.text,
             channels=None if request.channels is None else list(request.channels),
             callback_url=request.callback_url, request_id=request_id,
-            created_at=now, updated_at=now, next_attempt_at=now, expires_at=expires_at,
+            created_at=now, updated_at=now, next_attempt_at=now, expires_at=expires_at, priority=request.priority,
         )

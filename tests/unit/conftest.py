@@ -59,6 +59,11 @@ def limits_for_tests(channel: Channel, address: str) -> list[Limit]:
     return [Limit(f"{channel}", 30, 30), Limit(f"{channel}:{address}", 1, 1)]
 
 
+def bulk_share_for_tests(channel: Channel) -> list[Limit]:
+    """Bulk sends: one a second per channel, of the channel's 30."""
+    return [Limit(f"{channel}:bulk", 1, 1)]
+
+
 @pytest.fixture
 def world() -> World:
     return make_world()
@@ -94,7 +99,8 @@ def make_world(trust_order_links: bool = False, ledger: ViberLedger | None = Non
     messages = Messages(load_templates(), default_language="en")
     engine = DeliveryEngine(contacts, tokens, messages, queue,
                             {Channel.TELEGRAM: telegram, Channel.VIBER: viber}, limiter,
-                            RateLimits(limits_for_tests, lambda channel: f"{channel}"), clock, policy, sleep=sleep,
+                            RateLimits(limits_for_tests, lambda channel: f"{channel}", bulk_share=bulk_share_for_tests),
+                            clock, policy, sleep=sleep,
                             sleep_async=sleep_async, trust_order_links=trust_order_links, ledger=ledger)
     notifier = Notifier(queue, engine, clock, owner="api:test", default_ttl=default_ttl)
     links = LinkIssuer(tokens, clock, b"test-key", "shop_bot", "shopbot", random_bytes=lambda n: bytes(range(n)))

@@ -13,8 +13,9 @@ import pytest
 
 from omnibot.domain.billing import BillingModel, ViberTerms
 from omnibot.domain.errors import PermanentFailure, TransientFailure
-from omnibot.domain.model import AttemptOutcome, Billing, Channel, Contact, NotificationStatus, Price
+from omnibot.domain.model import AttemptOutcome, Billing, Channel, Contact, NotificationStatus, Price, Priority
 from omnibot.domain.quiet_hours import QuietHours
+from omnibot.ports import Limit
 from tests.fakes import InMemoryViberLedger, RecordingTelemetry
 from tests.unit.conftest import PHONE, World, make_world
 from tests.unit.test_delivery import OnEventLoop, one_pass, submit
@@ -163,6 +164,17 @@ def test_a_notification_whose_deadline_falls_inside_quiet_hours_expires(drive: s
     submit(world, ttl_seconds=3600)
     assert one_pass(world) == ["Expired: deadline passed"]
     assert world.telegram.sent == []
+
+
+def test_a_high_priority_notification_goes_through_quiet_hours(drive: str) -> None:
+    world = world_of(drive, quiet_hours=KYIV_NIGHTS)
+    world.clock.advance((datetime(2025, 1, 6, 21, 30, tzinfo=UTC) - world.clock.now()).total_seconds())
+    world.contacts.add(Contact(phone=PHONE, phone_verified=True, telegram_chat_id=42))
+    urgent = submit(world, priority=Priority.HIGH)
+    bulk = submit(world, priority=Priority.BULK)
+    assert one_pass(world) == ["Sent via Telegram", "Queued for retry"]
+    assert stored(world, urgent).status is NotificationStatus.SENT
+    assert stored(world, bulk).status is NotificationStatus.QUEUED
 
 
 def test_the_synchronous_trigger_is_not_held_by_quiet_hours(drive: str) -> None:
@@ -329,3 +341,21 @@ def test_viber_received_messages_open_the_session(drive: str) -> None:
     world.linking.text(user)
     contact = world.contacts.find_by_viber_user("v=")
     assert contact is not None and contact.viber_last_message_at == world.clock.now()
+
+
+# Priorities
+
+
+def test_bulk_sends_keep_to_their_share_of_the_rate_and_leave_the_rest_to_others(drive: str) -> None:
+    world = world_of(drive)
+    for number in range(3):
+        world.contacts.add(Contact(phone=f"+38050123{number:04d}", phone_verified=True, telegram_chat_id=100 + number))
+    bulk = [submit(world, phone=f"+38050123{n:04d}", priority=Priority.BULK) for n in range(2)]
+    normal = submit(world, phone="+380501230002")
+    # The normal one is claimed first; of the bulk ones, the share (one a second) lets one go now,
+    # and the other waits its second in the sending thread.
+    assert one_pass(world) == ["Sent via Telegram"] * 3
+    assert stored(world, normal).status is NotificationStatus.SENT
+    assert all(stored(world, i).status is NotificationStatus.SENT for i in bulk)
+    assert world.slept == [1.0]
+    assert world.limiter.try_acquire([Limit("telegram", 30, 30)]) == 0  # the bot's own bucket was not drained

@@ -120,8 +120,8 @@ class GroupCommitQueue:
                 lease_seconds: float = 0) -> tuple[Notification, bool]:
         return self._queue.enqueue(notification, idempotency_key, fingerprint, lease_owner, lease_seconds)
 
-    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Notification]:
-        return self._queue.claim(owner, limit, lease_seconds)
+    def claim(self, owner: str, limit: int, lease_seconds: float, bulk_limit: int | None = None) -> list[Notification]:
+        return self._queue.claim(owner, limit, lease_seconds, bulk_limit)
 
     def release(self, notification_ids: Sequence[str], owner: str) -> int:
         return self._queue.release(notification_ids, owner)

@@ -19,8 +19,11 @@ from omnibot.domain.model import (
     Notification,
     NotificationStatus,
     Price,
+    Priority,
 )
 from omnibot.ports import BotReply, OutgoingMessage
+
+PRIORITY_OF_RANK = {priority.rank: priority for priority in Priority}
 
 
 def contact_values(contact: Contact) -> dict[str, Any]:
@@ -87,6 +90,7 @@ def notification_request(notification: Notification) -> dict[str, Any]:
         "request_id": notification.request_id,
         "created_at": notification.created_at,
         "expires_at": notification.expires_at,
+        "priority": Priority(notification.priority).rank,
     }
 
 
@@ -107,6 +111,7 @@ def notification(row: Row[Any], attempts: list[DeliveryAttempt]) -> Notification
         next_attempt_at=row.next_attempt_at,
         request_id=row.request_id,
         expires_at=row.expires_at,
+        priority=PRIORITY_OF_RANK[row.priority],
         attempts=attempts,
         created_at=row.created_at,
         updated_at=row.updated_at,

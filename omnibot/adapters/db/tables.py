@@ -135,7 +135,10 @@ notifications = sa.Table(
     sa.Column("request_id", sa.String(64), nullable=True),
     # Past it nothing is sent (migration 0008).
     sa.Column("expires_at", UtcDateTime(), nullable=True),
+    # The rank of its Priority, 0 high to 2 bulk (migration 0009), claimed in that order.
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="1"),
     sa.Index(None, "status", "created_at"),
+    sa.Index(None, "status", "priority", "next_attempt_at"),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "status", "lease_until"),
     # What operators read (migration 0004): the dashboard's list, newest first; a notification's resends.

@@ -61,7 +61,7 @@ def blueprint(services: Services) -> Blueprint:
                 order_id=body.order_id, items=body.items, event=body.resolved_event, text=body.text,
                 channels=None if body.channels is None else [Channel(c) for c in body.channels],
                 callback_url=parse_callback_url(body.callback_url, services.settings.callback_allow_private),
-                expires_at=body.expires_at, ttl_seconds=body.ttl_seconds,
+                expires_at=body.expires_at, ttl_seconds=body.ttl_seconds, priority=body.priority,
             ),
             idempotency_key=idempotency_key, request_id=g.request_id,
         )
@@ -101,7 +101,7 @@ def view(notification: Notification) -> dict[str, Any]:
         result=notification.result, phone=notification.phone, order_id=notification.order_id,
         event=notification.event, created_at=notification.created_at, updated_at=notification.updated_at,
         next_attempt_at=notification.next_attempt_at if not notification.status.is_final else None,
-        expires_at=notification.expires_at,
+        expires_at=notification.expires_at, priority=notification.priority,
         attempts=[AttemptView(at=a.created_at, channel=a.channel, outcome=a.outcome, error=a.error,
                               price=None if a.price is None else price_view(a.price), billable=a.billable,
                               billing=a.billing)

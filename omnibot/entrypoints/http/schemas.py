@@ -21,7 +21,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 from typing_extensions import TypeAliasType
 
-from omnibot.domain.model import AttemptOutcome, Billing, Channel, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Billing, Channel, NotificationStatus, Priority
 
 
 class Documented:
@@ -112,6 +112,10 @@ class NotificationCreate(BaseModel):
         default=None, ge=1, le=90 * 24 * 3600,
         description="The deadline in seconds from acceptance, instead of `expires_at`. Neither: "
                     "`NOTIFICATION_TTL_SECONDS` (24 hours unless the operators changed it).")
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="`high` goes before everything waiting and through quiet hours; `bulk` (announcements) "
+                    "only with what normal and high ones leave free, so a million of them delay no order message.")
 
     @model_validator(mode="after")
     def _recipient_and_content(self) -> NotificationCreate:
@@ -168,6 +172,7 @@ class NotificationView(BaseModel):
     updated_at: datetime | None
     next_attempt_at: datetime | None
     expires_at: datetime | None = Field(default=None, description="The deadline; `null`: none.")
+    priority: Priority = Priority.NORMAL
     attempts: list[AttemptView]
 
 
