@@ -1,13 +1,24 @@
-"""Telegram sends with and without a price, stored as a worker leaves them: the month's billed sends."""
+"""Sends with and without a price, stored as a worker leaves them: the month's billed Telegram and Viber sends."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
+
 from omnibot.adapters.db.engine import make_engine
 from omnibot.adapters.db.repository import SqlNotificationRepository
-from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Billing,
+    Channel,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+    Price,
+)
 
 STARS = Price(Decimal("0.1"), "XTR")
 
@@ -26,3 +37,26 @@ def store_sends(database_url: str, sends: list[tuple[datetime, list[Price | None
             attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=at, price=price)
                       for price in prices]))
     engine.dispose()
+
+
+@dataclass(frozen=True)
+class ViberSend:
+    """One Viber attempt as the delivery engine records it: billed one way, priced when billable."""
+
+    at: datetime
+    billing: Billing | None  # None: a send from before omnibot recorded billing
+    price: Price | None = None
+    outcome: AttemptOutcome = AttemptOutcome.SENT
+
+
+def store_viber_sends(engine: Engine, sends: list[ViberSend]) -> None:
+    """One notification per send, with that send as its only attempt."""
+    repository = SqlNotificationRepository(engine)
+    for n, send in enumerate(sends):
+        sent = send.outcome is AttemptOutcome.SENT
+        repository.add(Notification(
+            id=f"00000000-0000-0000-0005-{n:012d}", phone="+380501234567", order_id=None, items=["Lamp"],
+            status=NotificationStatus.SENT if sent else NotificationStatus.FAILED,
+            channel=Channel.VIBER if sent else None, created_at=send.at, updated_at=send.at,
+            attempts=[DeliveryAttempt(Channel.VIBER, send.outcome, created_at=send.at, price=send.price,
+                                      billing=send.billing)]))

@@ -6,6 +6,8 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from html import unescape
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -15,10 +17,20 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from omnibot.adapters.db.engine import make_engine
 from omnibot.adapters.db.repository import SqlNotificationRepository
-from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
+from omnibot.adapters.db.viber_ledger import SqlViberLedger
+from omnibot.domain.billing import billing_month
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Billing,
+    Channel,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+    Price,
+)
 from omnibot.settings import ConfigurationError, Settings
 from tests.integration.apps import AppFactory, sqlite_apps
-from tests.integration.billing import STARS, start_of_month_minus_a_second, store_sends
+from tests.integration.billing import STARS, ViberSend, start_of_month_minus_a_second, store_sends, store_viber_sends
 
 KEY = "admin-pages-key"
 PASSWORD = "a long operator password"
@@ -241,6 +253,7 @@ def test_the_notifications_page_charts_the_last_48_hours_as_svg(client: FlaskCli
     sign_in(client)
     empty = client.get("/admin/notifications").get_data(as_text=True)
     assert "<svg" not in empty and empty.count("Nothing in the last 48 hours yet") == 2
+    assert "No Viber message sent this month yet." in empty
 
     this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     busy, failing = this_hour - timedelta(hours=2), this_hour - timedelta(hours=5)
@@ -259,7 +272,8 @@ def test_the_notifications_page_charts_the_last_48_hours_as_svg(client: FlaskCli
 
     page = client.get("/admin/notifications").get_data(as_text=True)
     charts = charts_on(page)
-    assert set(charts) == {"outcomes", "time-to-deliver"} and 'role="img"' in page
+    # The Viber send draws this month's Viber chart too, unless two hours ago was last month.
+    assert set(charts) - {"viber-month"} == {"outcomes", "time-to-deliver"} and 'role="img"' in page
     outcomes = charts["outcomes"]
     assert outcomes.findtext(f"{SVG}title") == "Sent and failed per hour"
     assert "2 messages sent on Telegram, 1 on Viber, 1 notifications failed" in outcomes.findtext(f"{SVG}desc", "")
@@ -313,3 +327,67 @@ def test_the_months_telegram_paid_broadcasts_are_counted_beside_the_viber_budget
         assert paid_broadcasts_card(client.get(path).get_data(as_text=True)) == (
             "Telegram paid broadcasts 3 billed · 0.3 Stars "
             "this month, above the free rate · TELEGRAM_PAID_BROADCAST off"), path
+
+
+def viber_budget(html: str) -> tuple[str | None, str]:
+    """The Viber budget's banner (None when there is none) and card, as text with tags and runs of spaces dropped."""
+    def text(pattern: str) -> str | None:
+        found = re.search(pattern, html, re.S)
+        return None if found is None else unescape(" ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split()))
+
+    card = text(r'<div class="card stat viber-budget[^"]*">(.*?)</div>')
+    assert card is not None, html
+    return text(r'<div class="banner [a-z]+ viber-budget-banner" role="\w+">(.*?)</div>'), card
+
+
+def test_the_viber_budget_warns_from_80_percent_of_billable_messages_and_says_when_it_is_spent(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    client = sign_in(make_app(viber_monthly_budget=10, viber_message_price="0.05",
+                              viber_price_currency="EUR").test_client())
+    engine = make_engine(f"sqlite:///{tmp_path / 'admin.sqlite3'}")
+    now = datetime.now(UTC)
+    ledger, month = SqlViberLedger(engine, lambda: now), billing_month(now)
+    eur = Price(Decimal("0.05"), "EUR")
+    store_viber_sends(engine, [
+        *[ViberSend(now, Billing.BILLABLE, eur) for _ in range(8)], ViberSend(now, Billing.FREE_SESSION),
+        ViberSend(now, Billing.FREE_SESSION), ViberSend(now, Billing.FREE_QUOTA),
+        ViberSend(start_of_month_minus_a_second(), Billing.BILLABLE, eur),  # last month's spend
+    ])
+
+    def take(billable: int) -> None:
+        for _ in range(billable):
+            assert ledger.reserve(month, 0, 10) is Billing.BILLABLE
+
+    take(7)
+    banner, card = viber_budget(client.get("/admin/notifications").get_data(as_text=True))
+    assert banner is None
+    assert card == ("Viber budget 7 of 10 billable this month 2 free in session · 1 free from the quota "
+                    "0.4 EUR spent since the 1st, UTC · VIBER_MONTHLY_BUDGET 10")
+
+    take(1)  # the ledger's count, not the attempts', is the one the budget is enforced on
+    for path in ("/admin/notifications", "/admin/notifications/live"):
+        banner, card = viber_budget(client.get(path).get_data(as_text=True))
+        assert banner == ("Viber budget nearly spent: 8 of 10 billable messages used this month (80%). "
+                          "At 10, billable messages stop until next month."), path
+        assert card.startswith("Viber budget 8 of 10 billable this month"), path
+
+    take(2)
+    page = client.get("/admin/notifications").get_data(as_text=True)
+    banner, _ = viber_budget(page)
+    assert banner == ("Viber budget exhausted: billable messages are not sent until next month; notifications go "
+                      "to Telegram or fail with 'Failed: Viber budget exhausted'. "
+                      "10 of 10 billable messages used (VIBER_MONTHLY_BUDGET).")
+    assert 'class="banner error viber-budget-banner" role="alert"' in page
+    chart = charts_on(page)["viber-month"]
+    assert "8 billable and 3 free messages sent; 8 of the budget of 10 (80%)" in chart.findtext(f"{SVG}desc", "")
+    assert {"series billable-so-far", "series budget"} <= {g.get("class") for g in chart.iter(f"{SVG}g")}
+    right_axis = next(g for g in chart.iter(f"{SVG}g") if g.get("class") == "axis-right")
+    assert [t.text for t in right_axis][-1] == "10"  # reaches the budget
+    engine.dispose()
+
+    switched_off = sign_in(make_app(viber_monthly_budget=0).test_client())
+    banner, card = viber_budget(switched_off.get("/admin/notifications").get_data(as_text=True))
+    assert banner is None
+    assert card.startswith("Viber budget Billable messages are off: only free ones go out on Viber "
+                           "(10 billable earlier this month).")
+    assert "EUR spent" in card  # no price configured now, but this month's spend stays in sight

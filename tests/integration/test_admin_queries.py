@@ -12,6 +12,7 @@ from omnibot.adapters.db.admin_queries import AdminQueries, BilledSends, Notific
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.domain.model import (
     AttemptOutcome,
+    Billing,
     Channel,
     ChannelState,
     Contact,
@@ -20,6 +21,7 @@ from omnibot.domain.model import (
     NotificationStatus,
     Price,
 )
+from tests.integration.billing import STARS, ViberSend, store_viber_sends
 
 START = datetime(2026, 3, 31, 23, 0, tzinfo=UTC)
 
@@ -173,3 +175,36 @@ def test_time_to_deliver_per_hour_is_nearest_rank_p50_and_p95_of_the_hours_deliv
     assert (quiet.deliveries, quiet.p50, quiet.p95) == (0, None, None)
     assert single.deliveries == 1
     assert single.p50 == pytest.approx(90.25, abs=0.01) and single.p95 == pytest.approx(90.25, abs=0.01)
+
+
+def test_viber_per_day_counts_each_utc_days_sent_messages_by_billing_and_sums_their_price(engine: Engine) -> None:
+    first = datetime(2026, 4, 1, tzinfo=UTC)
+    eur, usd = Price(Decimal("0.05"), "EUR"), Price(Decimal("0.07"), "USD")
+    store_viber_sends(engine, [
+        ViberSend(first - timedelta(seconds=1), Billing.BILLABLE, eur),  # last month
+        ViberSend(first, Billing.BILLABLE, eur),
+        ViberSend(first + timedelta(hours=10), Billing.FREE_SESSION),
+        ViberSend(first + timedelta(days=1) - timedelta(seconds=1), Billing.FREE_QUOTA),  # still the 1st in UTC
+        ViberSend(first + timedelta(days=2, hours=9), Billing.BILLABLE, eur),
+        ViberSend(first + timedelta(days=2, hours=10), Billing.BILLABLE, eur),
+        ViberSend(first + timedelta(days=2, hours=11), Billing.BILLABLE, usd),  # the price changed currency
+        ViberSend(first + timedelta(days=2, hours=12), None),  # sent before billing was recorded
+        ViberSend(first + timedelta(days=2, hours=13), Billing.BILLABLE, eur, AttemptOutcome.TRANSIENT_FAILURE),
+        ViberSend(first + timedelta(days=30), Billing.BILLABLE, eur),  # 1 May: after the window
+    ])
+    delivered(engine, 1, first + timedelta(days=1), Channel.TELEGRAM, 1)  # another channel
+    SqlNotificationRepository(engine).add(Notification(
+        id="00000000-0000-0000-0004-000000000001", phone="+380501111111", order_id=None, items=["x"],
+        status=NotificationStatus.SENT, channel=Channel.TELEGRAM, created_at=first, updated_at=first,
+        attempts=[DeliveryAttempt(Channel.TELEGRAM, AttemptOutcome.SENT, created_at=first, price=STARS)]))
+
+    days = AdminQueries(engine).viber_per_day(first + timedelta(hours=15), 30)  # any moment of the first day
+
+    assert [d.day for d in days] == [first + timedelta(days=n) for n in range(30)]
+    first_day, second_day, third_day = days[:3]
+    assert first_day.sent == {Billing.FREE_SESSION: 1, Billing.FREE_QUOTA: 1, Billing.BILLABLE: 1, None: 0}
+    assert (first_day.billable, first_day.free, first_day.spent) == (1, 2, {"EUR": Decimal("0.05")})
+    assert sum(second_day.sent.values()) == 0 and second_day.spent == {}
+    assert (third_day.billable, third_day.free, third_day.sent[None]) == (3, 0, 1)
+    assert third_day.spent == {"EUR": Decimal("0.1"), "USD": Decimal("0.07")}
+    assert all(sum(d.sent.values()) == 0 and not d.spent for d in days[3:])

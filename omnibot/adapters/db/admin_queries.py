@@ -2,7 +2,8 @@
 
 Reads only, each in one short connection. Lists ask for one row more than a page to know whether
 another page follows, instead of counting the whole table. The hourly series group by the UTC hour
-written as text (``2026-04-01 13``), which both databases can make from a timestamp.
+written as text (``2026-04-01 13``), the daily ones by the UTC day (``2026-04-01``), which both
+databases can make from a timestamp.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.db.tables import contacts, delivery_attempts, notifications
-from omnibot.domain.model import AttemptOutcome, Channel, ChannelState, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Billing, Channel, ChannelState, NotificationStatus
 
 T = TypeVar("T")
 
@@ -84,6 +85,23 @@ class HourDeliveryTimes:
     deliveries: int
     p50: float | None
     p95: float | None
+
+
+@dataclass(frozen=True)
+class DayViber:
+    """One day's Viber messages sent, by how Viber bills each, and what the billed ones cost."""
+
+    day: datetime  # its start, UTC
+    sent: dict[Billing | None, int]  # None: sent before omnibot recorded the billing (migration 0008)
+    spent: dict[str, Decimal]  # by currency; empty while no VIBER_MESSAGE_PRICE is configured
+
+    @property
+    def billable(self) -> int:
+        return self.sent[Billing.BILLABLE]
+
+    @property
+    def free(self) -> int:
+        return self.sent[Billing.FREE_SESSION] + self.sent[Billing.FREE_QUOTA]
 
 
 @dataclass(frozen=True)
@@ -161,9 +179,10 @@ class AdminQueries:
         window = _hours(first_hour, hours)
         attempts, failed = delivery_attempts.c, notifications.c
         sent = (sa.select(self._utc_hour(attempts.created_at).label("hour"), attempts.channel.label("series"))
-                .where(attempts.outcome == AttemptOutcome.SENT.value, *_within(attempts.created_at, window)))
+                .where(attempts.outcome == AttemptOutcome.SENT.value, *_within(attempts.created_at, window, _HOUR)))
         failures = (sa.select(self._utc_hour(failed.created_at).label("hour"), sa.literal("failed").label("series"))
-                    .where(failed.status == NotificationStatus.FAILED.value, *_within(failed.created_at, window)))
+                    .where(failed.status == NotificationStatus.FAILED.value,
+                           *_within(failed.created_at, window, _HOUR)))
         rows = sa.union_all(sent, failures).subquery()
         query = sa.select(rows.c.hour, rows.c.series, sa.func.count()).group_by(rows.c.hour, rows.c.series)
         with self._engine.connect() as connection:
@@ -178,7 +197,7 @@ class AdminQueries:
         took = (sa.select(self._utc_hour(attempts.created_at).label("hour"),
                           self._seconds_between(notifications.c.created_at, attempts.created_at).label("seconds"))
                 .join_from(delivery_attempts, notifications, notifications.c.id == attempts.notification_id)
-                .where(attempts.outcome == AttemptOutcome.SENT.value, *_within(attempts.created_at, window))
+                .where(attempts.outcome == AttemptOutcome.SENT.value, *_within(attempts.created_at, window, _HOUR))
                 .subquery())
         ranked = sa.select(
             took.c.hour, took.c.seconds,
@@ -195,12 +214,43 @@ class AdminQueries:
             found = {hour: (int(count), float(p50), float(p95)) for hour, count, p50, p95 in connection.execute(query)}
         return [HourDeliveryTimes(hour, *found.get(key, (0, None, None))) for hour, key in window]
 
+    def viber_per_day(self, first_day: datetime, days: int) -> list[DayViber]:
+        """Every day from ``first_day`` on, a day with nothing sent included as zeros."""
+        window = _days(first_day, days)
+        attempts = delivery_attempts.c
+        sent = (sa.select(self._utc_day(attempts.created_at).label("day"), attempts.billing, attempts.price_currency,
+                          attempts.price_amount)
+                .where(attempts.channel == Channel.VIBER.value, attempts.outcome == AttemptOutcome.SENT.value,
+                       *_within(attempts.created_at, window, _DAY))
+                .subquery())
+        query = (sa.select(sent.c.day, sent.c.billing, sent.c.price_currency, sa.func.count(),
+                           sa.func.sum(sent.c.price_amount))
+                 .group_by(sent.c.day, sent.c.billing, sent.c.price_currency))
+        counts: dict[tuple[str, Billing | None], int] = {}
+        spent: dict[str, dict[str, Decimal]] = {}
+        with self._engine.connect() as connection:
+            for day, billing, currency, count, amount in connection.execute(query):
+                key = (day, None if billing is None else Billing(billing))
+                counts[key] = counts.get(key, 0) + int(count)
+                if currency is not None and amount is not None:
+                    day_spent = spent.setdefault(day, {})
+                    day_spent[currency] = day_spent.get(currency, Decimal(0)) + Decimal(amount)
+        return [DayViber(day, {billing: counts.get((key, billing), 0) for billing in (*Billing, None)},
+                         spent.get(key, {})) for day, key in window]
+
     def _utc_hour(self, moment: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
         """``YYYY-MM-DD HH`` of a stored time in UTC; SQLite stores UTC text that begins so."""
+        return self._utc_text(moment, "YYYY-MM-DD HH24", 13)
+
+    def _utc_day(self, moment: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
+        return self._utc_text(moment, "YYYY-MM-DD", 10)
+
+    def _utc_text(self, moment: sa.ColumnElement[datetime], postgres_format: str, sqlite_length: int
+                  ) -> sa.ColumnElement[str]:
         if self._postgres:
             return sa.func.to_char(sa.func.timezone(sa.literal_column("'UTC'"), moment),
-                                   sa.literal_column("'YYYY-MM-DD HH24'"), type_=sa.String)
-        return sa.func.substr(moment, 1, 13, type_=sa.String)
+                                   sa.literal_column(f"'{postgres_format}'"), type_=sa.String)
+        return sa.func.substr(moment, 1, sqlite_length, type_=sa.String)
 
     def _seconds_between(self, start: sa.ColumnElement[datetime], end: sa.ColumnElement[datetime]
                          ) -> sa.ColumnElement[float]:
@@ -249,15 +299,24 @@ def _conditions(where: NotificationFilter) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
+
+
 def _hours(first_hour: datetime, count: int) -> list[tuple[datetime, str]]:
     """Each hour of a window as its start and as the text ``_utc_hour`` groups it by."""
     start = first_hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    starts = [start + timedelta(hours=n) for n in range(count)]
-    return [(hour, hour.strftime("%Y-%m-%d %H")) for hour in starts]
+    return [(start + _HOUR * n, (start + _HOUR * n).strftime("%Y-%m-%d %H")) for n in range(count)]
 
 
-def _within(moment: sa.ColumnElement[datetime], window: list[tuple[datetime, str]]) -> list[sa.ColumnElement[bool]]:
-    return [moment >= window[0][0], moment < window[-1][0] + timedelta(hours=1)]
+def _days(first_day: datetime, count: int) -> list[tuple[datetime, str]]:
+    """Each day of a window as its start and as the text ``_utc_day`` groups it by."""
+    start = first_day.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [(start + _DAY * n, (start + _DAY * n).strftime("%Y-%m-%d")) for n in range(count)]
+
+
+def _within(moment: sa.ColumnElement[datetime], window: list[tuple[datetime, str]], step: timedelta
+            ) -> list[sa.ColumnElement[bool]]:
+    return [moment >= window[0][0], moment < window[-1][0] + step]
 
 
 def _digits(text: str) -> str:

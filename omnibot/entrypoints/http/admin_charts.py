@@ -1,4 +1,5 @@
-"""The dashboard's charts of the last 48 hours: geometry worked out here, drawn as inline SVG by ``_charts.html``.
+"""The dashboard's charts (the last 48 hours, Viber this month): geometry worked out here, drawn as inline SVG
+by ``_charts.html``.
 
 Server-side SVG needs no script and nothing from a CDN, and every shape takes its colour from a class
 in ``admin.css``, so the pages' Content-Security-Policy (no inline styles) holds. A chart's words are
@@ -7,12 +8,13 @@ omnibot's own and its numbers are counts and times: nothing a shop or customer t
 
 from __future__ import annotations
 
+import calendar
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from omnibot.adapters.db.admin_queries import AdminQueries, HourDeliveryTimes, HourOutcomes
+from omnibot.adapters.db.admin_queries import AdminQueries, DayViber, HourDeliveryTimes, HourOutcomes
 from omnibot.domain.model import Channel
 
 HOURS = 48
@@ -40,6 +42,7 @@ class Frame:
 
 
 FRAME = Frame()
+RIGHT_AXIS_FRAME = Frame(right=548)  # room on the right for a second axis's labels
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,11 @@ class Chart:
     note: str
     x_ticks: list[Tick] = field(default_factory=list)
     y_ticks: list[Tick] = field(default_factory=list)
+    right_ticks: list[Tick] = field(default_factory=list)  # a second y axis, for the lines, when it has one
     bars: list[Bar] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     empty: bool = False  # nothing happened in the window: the page says so instead of drawing zeros
+    empty_text: str = "Nothing in the last 48 hours yet: the chart fills in as notifications go out."
     frame: Frame = FRAME
 
 
@@ -110,17 +115,7 @@ def outcomes_chart(hours: Sequence[HourOutcomes]) -> Chart:
     if chart.empty:
         return chart
     ticks = _scale(max(sum(stack) for stack in stacks), whole=True)
-    top_value = ticks[-1]
-    slot = (FRAME.right - FRAME.left) / len(hours)
-    bars: list[Bar] = []
-    for n, (hour, stack) in enumerate(zip(hours, stacks, strict=True)):
-        below = 0
-        for (series, label), count in zip(_OUTCOMES, stack, strict=True):
-            if count:
-                top, bottom = FRAME.y(below + count, top_value), FRAME.y(below, top_value)
-                bars.append(Bar(_r(FRAME.x(n + 0.15, len(hours))), _r(top), _r(slot * 0.7), _r(bottom - top),
-                                series, f"{_hour_span(hour.hour)}: {count} {label.lower()}"))
-                below += count
+    bars = _stacked_bars(stacks, _OUTCOMES, ticks[-1], [_hour_span(hour.hour) for hour in hours], FRAME)
     return _with_axes(chart, hours, ticks, str, bars=bars)
 
 
@@ -158,6 +153,64 @@ def delivery_time_chart(hours: Sequence[HourDeliveryTimes]) -> Chart:
     return _with_axes(chart, hours, ticks, lambda value: f"{value / unit:g} {unit_name}", lines=lines)
 
 
+def month_of(now: datetime) -> tuple[datetime, int]:
+    """The start of ``now``'s calendar month in UTC (the month Viber's budget counts) and its number of days."""
+    first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return first, calendar.monthrange(first.year, first.month)[1]
+
+
+def viber_this_month(queries: AdminQueries, now: datetime, budget: int) -> Chart:
+    first, days = month_of(now)
+    return viber_month_chart(queries.viber_per_day(first, days), budget, now)
+
+
+_VIBER_BARS = [("billable", "Billable"), ("free", "Free"), ("unrecorded", "Billing not recorded")]
+_VIBER_LINES = [("billable-so-far", "Billable so far (right axis)"), ("budget", "Budget (right axis)")]
+
+
+def viber_month_chart(days: Sequence[DayViber], budget: int, now: datetime) -> Chart:
+    """Each day of the month: billable and free messages as stacked bars; the billable ones so far as a line
+    climbing towards the budget's, on an axis of their own (a day's bars would be slivers beside the budget)."""
+    stacks = [[day.billable, day.free, day.sent[None]] for day in days]
+    billable, free, unrecorded = (sum(column) for column in zip(*stacks, strict=True))
+    names = [_day(day.day) for day in days]
+    spent = f"{billable} of the budget of {budget} ({billable / budget:.0%})" if budget else \
+        "billable messages are off (VIBER_MONTHLY_BUDGET is 0)"
+    description = (f"Viber per day in {days[0].day:%B %Y} (UTC): {billable} billable and {free} free messages sent"
+                   + (f", {unrecorded} before omnibot recorded billing" if unrecorded else "") + f"; {spent}")
+    if billable or free or unrecorded:
+        busiest = max(range(len(days)), key=lambda n: sum(stacks[n]))
+        description += f"; the busiest day, {names[busiest]}, had {sum(stacks[busiest])}"
+    chart = Chart(
+        key="viber-month", title="Viber this month, per day", description=description + ".",
+        legend=_VIBER_BARS[:3 if unrecorded else 2] + _VIBER_LINES[:2 if budget else 1],
+        note="Bars: messages Viber accepted each day (left axis). Line: billable ones so far this month (right "
+             "axis) against VIBER_MONTHLY_BUDGET. The budget card counts from the ledger the budget is enforced "
+             "on, which also keeps a message that may have reached Viber after a timeout. UTC.",
+        empty=not (billable or free or unrecorded), empty_text="No Viber message sent this month yet.",
+        frame=RIGHT_AXIS_FRAME)
+    if chart.empty:
+        return chart
+    frame = chart.frame
+    ticks, right_ticks = _scale(max(map(sum, stacks)), whole=True), _scale(max(budget, billable), whole=True)
+    so_far = 0
+    points: list[Point] = []
+    for n, day in enumerate(days):
+        if day.day > now:
+            break  # the days still to come have nothing so far to draw
+        so_far += day.billable
+        points.append(Point(_r(frame.x(n + 0.5, len(days))), _r(frame.y(so_far, right_ticks[-1])),
+                            f"{names[n]}: {so_far} billable so far" + (f" of {budget}" if budget else "")))
+    lines = [Line("billable-so-far", points, _runs(points))]
+    if budget:
+        at = _r(frame.y(budget, right_ticks[-1]))
+        lines.append(Line("budget", [], [f"{frame.left},{at} {frame.right},{at}"]))
+    return replace(chart, bars=_stacked_bars(stacks, _VIBER_BARS, ticks[-1], names, frame), lines=lines,
+                   x_ticks=[Tick(_r(frame.x(n + 0.5, len(days))), names[n]) for n in range(0, len(days), 7)],
+                   y_ticks=[Tick(_r(frame.y(value, ticks[-1])), f"{value:.0f}") for value in ticks],
+                   right_ticks=[Tick(_r(frame.y(value, right_ticks[-1])), f"{value:.0f}") for value in right_ticks])
+
+
 def duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
@@ -177,6 +230,22 @@ def _with_axes(chart: Chart, hours: Sequence[HourOutcomes | HourDeliveryTimes], 
     return replace(chart, x_ticks=x_ticks, y_ticks=y_ticks, **drawn)
 
 
+def _stacked_bars(stacks: list[list[int]], legend: list[tuple[str, str]], top_value: float, slot_names: list[str],
+                  frame: Frame) -> list[Bar]:
+    """A column per slot, its series stacked from the axis up in the legend's order; none drawn for a zero."""
+    width = (frame.right - frame.left) / len(stacks) * 0.7
+    bars: list[Bar] = []
+    for n, (stack, slot_name) in enumerate(zip(stacks, slot_names, strict=True)):
+        below = 0
+        for (series, label), count in zip(legend, stack, strict=True):
+            if count:
+                top, bottom = frame.y(below + count, top_value), frame.y(below, top_value)
+                bars.append(Bar(_r(frame.x(n + 0.15, len(stacks))), _r(top), _r(width), _r(bottom - top),
+                                series, f"{slot_name}: {count} {label.lower()}"))
+                below += count
+    return bars
+
+
 def _scale(highest: float, *, whole: bool) -> list[float]:
     """Round tick values from 0 to just above ``highest``: steps of 1, 2 or 5 times a power of ten."""
     if highest <= 0:
@@ -190,7 +259,7 @@ def _scale(highest: float, *, whole: bool) -> list[float]:
     return [round(step * n, 10) for n in range(steps + 1)]
 
 
-def _runs(points: list[Point | None]) -> list[str]:
+def _runs(points: Sequence[Point | None]) -> list[str]:
     runs: list[list[Point]] = [[]]
     for point in points:
         if point is None:

@@ -6,14 +6,16 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from omnibot import bootstrap
-from omnibot.adapters.db.admin_queries import NotificationFilter, NotificationRow
+from omnibot.adapters.db.admin_queries import DayViber, NotificationFilter, NotificationRow
+from omnibot.domain.billing import billing_month
 from omnibot.domain.errors import InvalidPhone
-from omnibot.domain.model import Channel, Notification, NotificationStatus
+from omnibot.domain.model import Billing, Channel, Notification, NotificationStatus
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http import admin_charts
 from omnibot.entrypoints.http.api import decimal_text, is_notification_id
@@ -25,6 +27,7 @@ PAGE_SIZE = 50
 MAX_PAGE = 10_000  # past this the list is not read by paging; and SQLite's OFFSET has a range
 MAX_RESENDS_SHOWN = 20
 RESEND_PREFIX = "resend:"  # request id of a resend: where it came from, in the log and on the page
+BUDGET_WARNING_SHARE = 0.8  # of VIBER_MONTHLY_BUDGET's billable messages: the dashboard warns from here
 
 
 @dataclass
@@ -75,18 +78,29 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
         now = datetime.now(UTC)
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         month = today.replace(day=1)
-        this_month = queries.sent_by_channel(month)
-        budget = services.settings.viber_monthly_budget
         paid_broadcast = services.settings.telegram_paid_broadcast
         billed = queries.billed_since(Channel.TELEGRAM, bootstrap.PAID_BROADCAST_PRICE.currency, month)
-        return {"today": queries.sent_by_channel(today), "month": this_month,
-                "failed_today": queries.failed_since(today), "viber_used": this_month[Channel.VIBER],
-                "viber_budget": budget, "viber_share": this_month[Channel.VIBER] / budget if budget else None,
+        return {"today": queries.sent_by_channel(today), "month": queries.sent_by_channel(month),
+                "failed_today": queries.failed_since(today), "viber": viber_spend(now),
                 # Shown while paid broadcasts are on, and for the rest of a month they were on in.
                 "telegram_paid": ({"on": paid_broadcast, "messages": billed.messages,
                                    "stars": decimal_text(billed.amount)}
                                   if paid_broadcast or billed.messages else None),
                 "queue": queue_health()}
+
+    def viber_spend(now: datetime) -> dict[str, Any]:
+        """Billable messages from the ledger the budget is enforced on; free ones and money from the attempts."""
+        settings = services.settings
+        _, billable = services.viber_ledger.used(billing_month(now))
+        budget = settings.viber_monthly_budget
+        sent, spent = _month_totals(queries.viber_per_day(*admin_charts.month_of(now)))
+        # Money is shown while a price is configured, and for the rest of a month one was.
+        if not spent and settings.viber_message_price is not None:
+            spent = {settings.viber_price_currency: Decimal(0)}
+        return {"billable": billable, "budget": budget, "level": budget_level(billable, budget),
+                "free_session": sent.get(Billing.FREE_SESSION, 0), "free_quota": sent.get(Billing.FREE_QUOTA, 0),
+                "free_quota_limit": settings.viber_terms().free_quota,
+                "spent": " · ".join(f"{decimal_text(amount)} {currency}" for currency, amount in sorted(spent.items()))}
 
     def listing() -> dict[str, Any]:
         filters = parse_filters(request.args, region)
@@ -96,7 +110,9 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
                 "channels": list(Channel)}
 
     def charts() -> dict[str, Any]:
-        return {"charts": admin_charts.last_hours(queries, datetime.now(UTC)),
+        now = datetime.now(UTC)
+        return {"charts": [*admin_charts.last_hours(queries, now),
+                           admin_charts.viber_this_month(queries, now, services.settings.viber_monthly_budget)],
                 "charts_refresh": admin_charts.REFRESH_SECONDS}
 
     @admin.get("/notifications")
@@ -105,7 +121,7 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
 
     @admin.get("/notifications/charts")
     def notifications_charts() -> str:
-        """The charts of the last 48 hours, for the refresh script."""
+        """The charts, for the refresh script."""
         return render_template("admin/_charts.html", **charts())
 
     @admin.get("/notifications/live")
@@ -144,6 +160,27 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
             log.info("admin.resend original=%s notification=%s", original.id, resent.id)
             flash("Resent: a new notification is queued for the workers.")
         return redirect(url_for("admin.notification", notification_id=resent.id))  # type: ignore[return-value]
+
+
+def budget_level(billable: int, budget: int) -> str | None:
+    """How close the month's billable Viber messages are to the budget: "exhausted", "near" (from 80%) or None.
+
+    None too with a budget of 0: billable messages are off by choice, not used up.
+    """
+    if budget <= 0 or billable < budget * BUDGET_WARNING_SHARE:
+        return None
+    return "exhausted" if billable >= budget else "near"
+
+
+def _month_totals(days: list[DayViber]) -> tuple[dict[Billing | None, int], dict[str, Decimal]]:
+    sent: dict[Billing | None, int] = {}
+    spent: dict[str, Decimal] = {}
+    for day in days:
+        for billing, count in day.sent.items():
+            sent[billing] = sent.get(billing, 0) + count
+        for currency, amount in day.spent.items():
+            spent[currency] = spent.get(currency, Decimal(0)) + amount
+    return sent, spent
 
 
 def _notification_or_404(services: bootstrap.Services, notification_id: str) -> Notification:
