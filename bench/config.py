@@ -41,6 +41,10 @@ class Sizes:
     retention_rows: int
     retention_seconds: float  # each intake window, paused and deleting
     retention_rounds: int  # pairs of windows at each load
+    # 6. Priorities: high notifications paced through a queue of this many bulk ones
+    bulk_queued: int
+    priority_rate: float
+    priority_seconds: float
 
 
 # Delivery at the limits: Telegram allows 30/s, which would take 333 s for 10,000 notifications.
@@ -60,6 +64,7 @@ FULL = Sizes(
     latency_rate=20, latency_seconds=20,
     webhook_seconds=10, lookup_contacts=1_000_000, lookups=10_000,
     retention_rows=1_000_000, retention_seconds=6, retention_rounds=2,
+    bulk_queued=1_000_000, priority_rate=10, priority_seconds=15,
 )
 
 QUICK = Sizes(
@@ -72,6 +77,7 @@ QUICK = Sizes(
     latency_rate=20, latency_seconds=1,
     webhook_seconds=1, lookup_contacts=10_000, lookups=500,
     retention_rows=100_000, retention_seconds=1, retention_rounds=1,
+    bulk_queued=20_000, priority_rate=10, priority_seconds=2,
 )
 
 

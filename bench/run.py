@@ -32,11 +32,11 @@ Scenario = Callable[[Context], ScenarioResult]
 
 
 def scenarios() -> list[tuple[str, Scenario]]:
-    from bench.scenarios import delivery, fanout, intake, latency, paid_broadcast, retention, webhooks
+    from bench.scenarios import delivery, fanout, intake, latency, paid_broadcast, priorities, retention, webhooks
 
     return [("1. Intake", intake.run), (delivery.NAME, delivery.run), (paid_broadcast.NAME, paid_broadcast.run),
             ("4. Latency", latency.run), ("3. Fan-out capacity", fanout.run), ("5. Webhooks and lookup", webhooks.run),
-            ("7. Retention", retention.run)]
+            (priorities.NAME, priorities.run), ("7. Retention", retention.run)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,8 +174,15 @@ def rate_limits(settings: Settings) -> RateLimits:
         rate = bot_rates[channel] * settings.bulk_share
         return (Limit(f"{bots[channel]}:bulk", rate, _bot_burst(rate)),)
 
+    def for_bulk_send(channel: Channel, address: str) -> Sequence[Limit]:
+        # The bot's own bucket, the same key, with a burst of one: a bulk send takes a token only
+        # from a full bucket, so the rest of the burst is always there for normal and high sends,
+        # and bulk gets what they leave, never more than it.
+        bot, *others = for_send(channel, address)
+        return (Limit(bot.key, bot.rate, 1.0), *others)
+
     return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel], paid_above=paid_above,
-                      bulk_share=bulk_share)
+                      bulk_share=bulk_share, for_bulk_send=for_bulk_send)
 
 
 def _bot_burst(per_second: float) -> float:

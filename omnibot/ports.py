@@ -344,6 +344,14 @@ class RateLimiter(Protocol):
         store): per request, 0.0 when its tokens were taken, else its wait."""
         ...
 
+    def reserve(self, limits: Sequence[Limit], within: float) -> float | None:
+        """Take one token from every bucket, now or at the first moment all could give one if
+        that is at most ``within`` seconds away: the seconds until the reserved tokens are due
+        (0.0: now), during which the caller waits instead of asking again. None, with nothing
+        taken, when that moment (or a pause in force) is further away. Those who reserve are served
+        in turn, without asking again and again."""
+        ...
+
     def pause(self, key: str, seconds: float) -> None:
         """Refuse every acquire that touches ``key`` for ``seconds`` (a 429's ``retry_after``).
 

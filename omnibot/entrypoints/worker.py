@@ -10,7 +10,6 @@ queue's group commit). Stopping (SIGTERM) stops claiming and lets the passes in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -106,10 +105,11 @@ class Worker:
             while not self.stopping.is_set():
                 free = self._config.concurrency - len(inflight)
                 wanted = min(free, self._config.batch_size)
-                if inflight and wanted < self._refill_at:
+                if inflight and (wanted == 0 or (wanted < self._refill_at and not arrived.is_set())):
+                    # A batch per round trip, not a pass: wait for room for one, unless something
+                    # was enqueued meanwhile (a high notification must not wait for a batch of room).
                     room.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(room.wait(), self._config.poll_seconds)
+                    await _first_of([room.wait()] + ([arrived.wait()] if wanted else []), self._config.poll_seconds)
                 else:
                     bulk_limit = max(0, self._bulk_cap - len(bulk))
                     arrived.clear()  # what is enqueued from here on wakes the wait below

@@ -99,6 +99,8 @@ class DeliveryPolicy:
     quiet_hours: QuietHours | None = None
     # Viber's billing; None: Viber's sends are not counted (no budget enforced).
     viber_terms: ViberTerms | None = None
+    # How far ahead a bulk send books its turn in the bulk share; further, it waits in the queue.
+    bulk_horizon_seconds: float = 60.0
 
 
 @runtime_checkable
@@ -207,12 +209,14 @@ class _TokenRequests:
 class RateLimits:
     """Which token buckets a send takes from, and which bucket a 429 pauses. ``paid_above``: for a
     channel whose sends above a free rate are billed, that free rate's bucket and the price of a
-    send that finds it empty. ``bulk_share``: the bucket a bulk send takes from besides the others."""
+    send that finds it empty. ``bulk_share``: the bucket a bulk send books its turn in first;
+    ``for_bulk_send``: the buckets of a bulk send, where it yields to the others (default ``for_send``)."""
 
     for_send: Callable[[Channel, str], Sequence[Limit]]
     pause_key: Callable[[Channel], str]
     paid_above: Callable[[Channel], tuple[Sequence[Limit], Price] | None] = lambda _channel: None
     bulk_share: Callable[[Channel], Sequence[Limit]] = lambda _channel: ()
+    for_bulk_send: Callable[[Channel, str], Sequence[Limit]] | None = None
 
 
 class DeliveryEngine:
@@ -389,9 +393,9 @@ class DeliveryEngine:
         paused_for: float | None = None  # the shortest wait of a channel handed over below
         for index, step in enumerate(steps):
             another_channel = index + 1 < len(steps)
-            wait = yield from self._acquire(step, notification.priority)
+            wait, channel_waits = yield from self._acquire(step, notification.priority)
             if wait > 0:
-                if another_channel and self._hands_over(notification, wait):
+                if channel_waits and another_channel and self._hands_over(notification, wait):
                     self._record(notification, step.channel, AttemptOutcome.SKIPPED,
                                  f"{step.channel} is paused for {wait:.0f} s: handed to the next channel")
                     paused_for = min(paused_for or wait, wait)
@@ -514,23 +518,32 @@ class DeliveryEngine:
         if charge.month is not None and charge.billing is not None and self._ledger is not None:
             yield _Call(self._ledger.give_back, (charge.month, charge.billing))
 
-    def _acquire(self, step: routing.Step, priority: Priority) -> Generator[_Effect, Any, float]:
-        limits = self._limits.for_send(step.channel, step.address)
-        if priority is Priority.BULK:
-            # Bulk sends also take from a bucket of a share of the bot's rate: the rest of the rate
-            # stays free for normal and high ones, however many announcements wait.
-            limits = (*limits, *self._limits.bulk_share(step.channel))
+    def _acquire(self, step: routing.Step, priority: Priority) -> Generator[_Effect, Any, tuple[float, bool]]:
+        """Wait for the send's tokens, briefly; else (the wait, whether it is the channel's own:
+        a pause or its limits, rather than the bulk share being booked)."""
+        for_send = (self._limits.for_bulk_send if priority is Priority.BULK else None) or self._limits.for_send
+        limits = for_send(step.channel, step.address)
         waited = 0.0
         try:
+            if priority is Priority.BULK and (share := self._limits.bulk_share(step.channel)):
+                # Bulk sends first book their turn in a bucket of a share of the bot's rate, and
+                # sleep until it comes: they never drain the bot's bucket faster than that share,
+                # so the rest stays free for normal and high ones, and hundreds of them waiting
+                # cost a timer each instead of asking the limiter again and again.
+                turn = yield _Call(self._limiter.reserve, (share, self._policy.bulk_horizon_seconds))
+                if turn is None:
+                    return self._policy.bulk_horizon_seconds / 2, False  # the share is booked that far
+                if turn > 0:
+                    yield _Sleep(turn)
             while (wait := (yield _Acquire(limits))) > 0:
                 if waited + wait > self._policy.max_rate_wait_seconds:
-                    return wait
+                    return wait, True
                 yield _Sleep(wait)
                 waited += wait
         except RateLimiterUnavailable as exc:
             log.warning("notification.rate_limiter_unavailable channel=%s error=%s", step.channel, exc)
-            return self._policy.limiter_retry_seconds
-        return 0.0
+            return self._policy.limiter_retry_seconds, False
+        return 0.0, False
 
     def _price(self, channel: Channel) -> Generator[_Effect, Any, Price | None]:
         """What this send will be billed: nothing, unless it is above the channel's free rate."""

@@ -219,3 +219,31 @@ def test_many_acquires_in_one_call_keep_every_bucket(kind: str, limiter: RedisRa
     # A refused request took nothing: chat 1 and chat 4 are exactly where they were.
     assert buckets.try_acquire([chat(4)]) == 0.0
     assert buckets.try_acquire([chat(1)]) > 0.9
+
+
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_reservations_are_served_in_turn_within_the_horizon(kind: str, limiter: RedisRateLimiter) -> None:
+    from omnibot.adapters.ratelimit import InMemoryRateLimiter
+
+    buckets = limiter if kind == "redis" else InMemoryRateLimiter()
+    share = Limit("tg:bot:h:bulk", rate=10, burst=1)
+    turns = [buckets.reserve([share], within=0.35) for _ in range(6)]
+    # One now, then one every tenth of a second; past the horizon nothing is booked.
+    assert turns[0] == 0.0
+    assert [round(turn, 2) for turn in turns[1:4]] == [0.1, 0.2, 0.3]  # type: ignore[arg-type]
+    assert turns[4:] == [None, None]
+    assert 0.3 < buckets.try_acquire([share]) <= 0.4  # the booked turns are taken: nothing before them
+    buckets.pause("tg:bot:paused", 30)
+    assert buckets.reserve([Limit("tg:bot:paused", 10, 1)], within=5) is None  # a pause longer than it
+
+
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_a_burst_of_one_takes_only_from_a_full_bucket(kind: str, limiter: RedisRateLimiter) -> None:
+    """How a bulk send yields: the bot's bucket, the same key, with a burst of one."""
+    from omnibot.adapters.ratelimit import InMemoryRateLimiter
+
+    buckets = limiter if kind == "redis" else InMemoryRateLimiter()
+    bot, yielding = Limit("tg:bot:y", rate=10, burst=3), Limit("tg:bot:y", rate=10, burst=1)
+    assert buckets.try_acquire([yielding]) == 0.0  # full: taken
+    assert buckets.try_acquire([yielding]) > 0  # two left, not full: bulk waits
+    assert [buckets.try_acquire([bot]) for _ in range(2)] == [0.0, 0.0]  # the others take what is left

@@ -237,6 +237,9 @@ class UnreachableLimiter:
     def try_acquire_many(self, requests: object) -> list[float]:
         raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
 
+    def reserve(self, limits: object, within: float) -> float | None:
+        raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
+
     def pause(self, key: str, seconds: float) -> None:
         raise RateLimiterUnavailable("Redis rate limiter: ConnectionError")
 

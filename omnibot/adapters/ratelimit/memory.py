@@ -31,6 +31,15 @@ class InMemoryRateLimiter:
         return [self.try_acquire(limits) for limits in requests]
 
     def try_acquire(self, limits: Sequence[Limit]) -> float:
+        return self._take(limits, within=0.0)[1]
+
+    def reserve(self, limits: Sequence[Limit], within: float) -> float | None:
+        taken, wait = self._take(limits, within)
+        return wait if taken else None
+
+    def _take(self, limits: Sequence[Limit], within: float) -> tuple[bool, float]:
+        """Take the tokens if they are due within ``within`` seconds: (taken, seconds until due
+        when taken, else the wait before they could be taken now)."""
         for limit in limits:
             gcra.check(limit)
         with self._lock:
@@ -45,12 +54,12 @@ class InMemoryRateLimiter:
                 tat, early = gcra.take(taken.get(limit.key, self._tats.get(limit.key)), now, limit)
                 taken[limit.key] = tat
                 wait = max(wait, early)
-            if wait > 0:
-                return wait
+            if wait > within + gcra.EPSILON:
+                return False, wait
             for key, tat in taken.items():
                 self._tats[key] = tat
                 heapq.heappush(self._refills, (tat, key))
-            return 0.0
+            return True, wait
 
     def pause(self, key: str, seconds: float) -> None:
         if seconds <= 0:

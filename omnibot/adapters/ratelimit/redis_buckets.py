@@ -54,6 +54,35 @@ end
 return waits
 """
 
+# One reservation: the tokens of every bucket of one request, due now or within ARGV[1] seconds
+# (their TATs moved, the wait returned), or nothing taken and -1. KEYS as _ACQUIRE_MANY's; ARGV: the
+# horizon, then the rate and burst of each limit.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = (tonumber(t[1]) - 1700000000) + tonumber(t[2]) / 1000000
+local within = tonumber(ARGV[1])
+local wait = 0
+local taken = {}
+local a = 2
+for k = 1, #KEYS, 2 do
+  local bucket = KEYS[k]
+  local pause_ms = redis.call('PTTL', KEYS[k + 1])
+  if pause_ms > 0 then wait = math.max(wait, pause_ms / 1000) end
+  local interval = 1 / tonumber(ARGV[a])
+  local tat = taken[bucket] or tonumber(redis.call('GET', bucket)) or now
+  tat = math.max(tat, now) + interval
+  local early = tat - now - tonumber(ARGV[a + 1]) * interval
+  if early > 0.000001 then wait = math.max(wait, early) end
+  taken[bucket] = tat
+  a = a + 2
+end
+if wait > within + 0.000001 then return '-1' end
+for bucket, tat in pairs(taken) do
+  redis.call('SET', bucket, string.format('%.17g', tat), 'PX', math.max(1, math.ceil((tat - now) * 1000)))
+end
+return string.format('%.17g', wait)
+"""
+
 # KEYS: the pause key, the index of pauses.  ARGV: milliseconds, the limit's key.
 # Never shortens a pause in force; the index (for ``paused``) lives as long as its longest pause.
 _PAUSE = """
@@ -91,6 +120,7 @@ class RedisRateLimiter:
     def __init__(self, client: redis.Redis, prefix: str = "omnibot:rl:") -> None:
         self._prefix = prefix
         self._acquire_many = client.register_script(_ACQUIRE_MANY)
+        self._reserve = client.register_script(_RESERVE)
         self._pause = client.register_script(_PAUSE)
         self._paused = client.register_script(_PAUSED)
 
@@ -110,6 +140,19 @@ class RedisRateLimiter:
             return [0.0] * len(requests)
         with _redis_answers():
             return [float(wait) for wait in self._acquire_many(keys=keys, args=args)]
+
+    def reserve(self, limits: Sequence[Limit], within: float) -> float | None:
+        keys: list[str] = []
+        args: list[str] = [repr(float(within))]
+        for limit in limits:
+            gcra.check(limit)
+            keys += [self._bucket_key(limit.key), self._pause_key(limit.key)]
+            args += [repr(float(limit.rate)), repr(float(limit.burst))]
+        if not keys:
+            return 0.0
+        with _redis_answers():
+            wait = float(self._reserve(keys=keys, args=args))
+        return None if wait < 0 else wait
 
     def pause(self, key: str, seconds: float) -> None:
         if seconds <= 0:
