@@ -41,7 +41,7 @@ class Sizes:
     retention_rows: int
     retention_seconds: float  # each intake window, paused and deleting
     retention_rounds: int  # pairs of windows at each load
-    # 6. Priorities: high notifications paced through a queue of this many bulk ones
+    # 8. Priorities: high notifications paced through a queue of this many bulk ones
     bulk_queued: int
     priority_rate: float
     priority_seconds: float

@@ -36,7 +36,7 @@ def scenarios() -> list[tuple[str, Scenario]]:
 
     return [("1. Intake", intake.run), (delivery.NAME, delivery.run), (paid_broadcast.NAME, paid_broadcast.run),
             ("4. Latency", latency.run), ("3. Fan-out capacity", fanout.run), ("5. Webhooks and lookup", webhooks.run),
-            (priorities.NAME, priorities.run), ("7. Retention", retention.run)]
+            ("7. Retention", retention.run), (priorities.NAME, priorities.run)]
 
 
 def main(argv: list[str] | None = None) -> int:

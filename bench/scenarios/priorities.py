@@ -1,4 +1,4 @@
-"""6. Priorities: the delay of a high notification queued behind 1,000,000 bulk ones.
+"""8. Priorities: the delay of a high notification queued behind 1,000,000 bulk ones.
 
 High notifications are sent through the API at a steady pace twice, to customers of their own:
 first with the queue empty (the baseline), then with a million bulk notifications queued and a
@@ -14,7 +14,7 @@ from bench.fixtures import Customer
 from bench.results_model import Row, ScenarioResult, percentiles
 from bench.scenarios.latency import _delays, _paced
 
-NAME = "6. Priorities"
+NAME = "8. Priorities"
 DELAY_TARGET_MS = 50.0
 # Bulk and high notifications go to different customers: one chat takes a message a second
 # (Telegram's own limit), which no priority can shorten.
