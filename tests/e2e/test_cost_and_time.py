@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -160,3 +161,20 @@ def test_quiet_hours_hold_queued_notifications_until_the_window_ends(stack: Engi
     assert held["status"] == "queued" and held["attempts"] == []
     morning = datetime.fromisoformat(str(held["next_attempt_at"]))
     assert timedelta(minutes=50) < morning - now < timedelta(minutes=61)
+
+
+def test_a_high_notification_goes_before_the_bulk_queued_ahead_of_it(stack: EngineStack) -> None:
+    _, bulk_phone = customer(stack, telegram=True, viber=False)
+    urgent_id, urgent_phone = customer(stack, telegram=True, viber=False)
+    with ThreadPoolExecutor(8) as pool:  # announcements, all queued before the high one
+        answers = list(pool.map(lambda n: stack.submit(bulk_phone, f"SALE-{n}", priority="bulk"), range(300)))
+    assert {(a.status_code, a.json()["priority"]) for a in answers} == {(202, "bulk")}
+    bulk_ids = [a.json()["id"] for a in answers]
+    answer = stack.submit(urgent_phone, "URGENT-1", priority="high")
+    assert answer.status_code == 202 and answer.json()["priority"] == "high"
+    stack.start_worker()  # Telegram 30/s: the bulk alone takes ten seconds
+    stack.wait_for(lambda: notification(stack, answer.json()["id"])["status"] == "sent", 10, "the high one")
+    bulk_sent = sum(1 for i in bulk_ids if notification(stack, i)["status"] == "sent")
+    assert bulk_sent < 100, bulk_sent
+    received = stack.sandbox.get(f"/sandbox/customers/{urgent_id}/messages", params={"channel": "telegram"}).json()
+    assert any("URGENT-1" in str(message["text"]) for message in received)
