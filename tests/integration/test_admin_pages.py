@@ -240,6 +240,24 @@ def test_a_failed_notification_is_resent_once_until_that_resend_fails(client: Fl
     assert len(resends()) == 2  # that resend failed too: one more is allowed
 
 
+
+def test_an_expired_notification_can_be_resent_with_its_priority(client: FlaskClient, tmp_path: Path) -> None:
+    sign_in(client)
+    accepted = client.post("/v1/notifications", headers={"X-Internal-API-Key": KEY},
+                           json={"phone": "+380501234567", "order_id": "ORD-10", "priority": "high"}).get_json()
+    with sqlite3.connect(tmp_path / "admin.sqlite3") as database:
+        database.execute("UPDATE notifications SET status = 'expired', result = 'Expired: deadline passed' "
+                         "WHERE id = ?", (accepted["id"],))
+    page = f"/admin/notifications/{accepted['id']}"
+    html = client.get(page).get_data(as_text=True)
+    assert 'class="badge expired"' in html and f'action="{page}/resend"' in html
+    assert client.post(f"{page}/resend", data={"csrf_token": csrf(html)}).status_code == 302
+    with sqlite3.connect(tmp_path / "admin.sqlite3") as database:
+        [(priority, expires_at)] = database.execute(
+            "SELECT priority, expires_at FROM notifications WHERE request_id = ?", (f"resend:{accepted['id']}",))
+    assert priority == 0 and expires_at is not None  # high, with a deadline of its own
+
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 

@@ -146,13 +146,13 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
         original = _notification_or_404(services, notification_id)
         resends = resends_of(original)
         if not _can_resend(original, resends):
-            flash("Only a failed notification that still names its customer, and whose last resend failed "
-                  "too, can be resent.")
+            flash("Only a failed or expired notification that still names its customer, and whose last resend "
+                  "failed or expired too, can be resent.")
             return redirect(url_for("admin.notification", notification_id=original.id))  # type: ignore[return-value]
         resent, created = services.notifier.submit(
             NotificationRequest(phone=original.phone, order_id=original.order_id, items=original.items,
                                 event=original.event, text=original.text, channels=original.channels,
-                                callback_url=original.callback_url),
+                                callback_url=original.callback_url, priority=original.priority),
             # Keyed by how many resends came before: the same click twice, or two operators at once,
             # make one notification, not two.
             idempotency_key=f"admin-resend:{original.id}:{len(resends)}", request_id=RESEND_PREFIX + original.id)
@@ -190,10 +190,14 @@ def _notification_or_404(services: bootstrap.Services, notification_id: str) -> 
     return found
 
 
+# Ended unsent (or, failed, undelivered): an operator may send it again, with a new deadline.
+_RESENDABLE = (NotificationStatus.FAILED, NotificationStatus.EXPIRED)
+
+
 def _can_resend(notification: Notification, resends: list[NotificationRow]) -> bool:
-    """A failed notification that still names its customer, and no resend of it on the way or sent."""
-    return (notification.status is NotificationStatus.FAILED and bool(notification.phone or notification.order_id)
-            and all(row.status is NotificationStatus.FAILED for row in resends))
+    """A failed or expired notification that still names its customer, and no resend of it on the way or sent."""
+    return (notification.status in _RESENDABLE and bool(notification.phone or notification.order_id)
+            and all(row.status in _RESENDABLE for row in resends))
 
 
 def _is_resend(notification: Notification) -> bool:
