@@ -13,7 +13,16 @@ import pytest
 
 from omnibot.domain.billing import BillingModel, ViberTerms
 from omnibot.domain.errors import PermanentFailure, TransientFailure
-from omnibot.domain.model import AttemptOutcome, Billing, Channel, Contact, NotificationStatus, Price, Priority
+from omnibot.domain.model import (
+    AttemptOutcome,
+    Billing,
+    Channel,
+    Contact,
+    NotificationStatus,
+    Price,
+    Priority,
+    StatusCallback,
+)
 from omnibot.domain.quiet_hours import QuietHours
 from omnibot.ports import Limit
 from tests.fakes import InMemoryViberLedger, RecordingTelemetry
@@ -53,6 +62,15 @@ def test_a_notification_past_its_deadline_is_expired_and_never_sent(drive: str) 
     assert stored(world, notification_id).status is NotificationStatus.EXPIRED
     assert world.telegram.sent == [] and stored(world, notification_id).attempts == []
     assert one_pass(world) == []  # final: never claimed again
+
+
+def test_the_shop_hears_of_an_expired_notification_as_of_any_final_status(drive: str) -> None:
+    world = world_of(drive)
+    world.engine._status_callback = lambda n: StatusCallback("https://shop.example/omnibot", str(n.status))  # type: ignore[union-attr]
+    notification_id = submit(world, ttl_seconds=60)
+    world.clock.advance(60)
+    assert one_pass(world) == ["Expired: deadline passed"]
+    assert world.queue.callbacks == [(notification_id, StatusCallback("https://shop.example/omnibot", "expired"))]
 
 
 def test_a_deadline_given_as_an_instant_holds_as_a_ttl_does(drive: str) -> None:
