@@ -10,6 +10,7 @@ queue's group commit). Stopping (SIGTERM) stops claiming and lets the passes in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -147,8 +148,10 @@ class Worker:
 
         def listen() -> None:
             while not self.stopping.is_set():
-                if self._wakeup.wait(self._config.poll_seconds):
-                    loop.call_soon_threadsafe(arrived.set)
+                if self._wakeup.wait(self._config.poll_seconds) or self.stopping.is_set():
+                    # Stopping closes the wake-up, which ends its wait: the loop then sees the stop at once.
+                    with contextlib.suppress(RuntimeError):  # the loop has already ended
+                        loop.call_soon_threadsafe(arrived.set)
 
         threading.Thread(target=listen, name="worker-wakeup", daemon=True).start()
         return arrived
