@@ -95,6 +95,8 @@ class NotificationCreate(BaseModel):
                    {"required": ["order_id"], "properties": {"order_id": {"type": "string"}}}]},
         {"if": {"required": ["event"], "properties": {"event": {"const": "text"}}},
          "then": {"required": ["text"], "properties": {"text": {"type": "string"}}}},
+        {"not": {"required": ["expires_at", "ttl_seconds"],
+                 "properties": {"expires_at": {"type": "string"}, "ttl_seconds": {"type": "integer"}}}},
     ]})
 
     phone: Phone | None = Field(default=None, description=PHONE_RULE)
