@@ -18,7 +18,8 @@ run: $(STAMP)
 
 ## Run the whole test suite (unit, integration on SQLite and PostgreSQL, end-to-end)
 test: $(STAMP)
-	$(BIN)/ruff check omnibot tests
+	$(BIN)/ruff check omnibot omnibot_sandbox tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 ## Benchmarks against their baselines, in one run (< 10 min); `make bench BENCH_ARGS=--quick` for a tiny one
@@ -33,7 +34,8 @@ $(VENV)/.bench-installed: $(STAMP)
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check omnibot tests
+	$(BIN)/ruff check omnibot omnibot_sandbox tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

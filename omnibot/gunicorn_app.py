@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 
 class GunicornApp(BaseApplication):  # type: ignore[misc]
-    """``omnibot serve``, ``omnibot sandbox`` and the benchmarks' baselines: no config file, no argv."""
+    """``omnibot serve`` and the benchmarks' baselines: no config file, no argv."""
 
     def __init__(self, options: dict[str, Any], factory: Callable[[], Any]) -> None:
         self._options = options

@@ -6,8 +6,8 @@ control API under ``/sandbox``. It shares no code with omnibot's own messenger a
 tests them rather than mirrors them.
 """
 
-from omnibot.sandbox.app import create_app
-from omnibot.sandbox.config import (
+from omnibot_sandbox.app import create_app
+from omnibot_sandbox.config import (
     SANDBOX_TELEGRAM_BOT_USERNAME,
     SANDBOX_TELEGRAM_TOKEN,
     SANDBOX_VIBER_BOT_URI,

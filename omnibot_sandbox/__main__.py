@@ -1,5 +1,5 @@
-"""``python -m omnibot.sandbox``: the same as ``omnibot sandbox``."""
+"""``python -m omnibot_sandbox``: the same as ``omnibot sandbox``."""
 
-from omnibot.sandbox.cli import sandbox_command
+from omnibot_sandbox.cli import sandbox_command
 
-sandbox_command(prog_name="python -m omnibot.sandbox")
+sandbox_command(prog_name="python -m omnibot_sandbox")

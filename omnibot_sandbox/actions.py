@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from omnibot.sandbox import links
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.control import body, customer_or_404
-from omnibot.sandbox.schemas import (
+from omnibot_sandbox import links
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.control import body, customer_or_404
+from omnibot_sandbox.schemas import (
     Empty,
     OpenLink,
     Receipt,
@@ -21,9 +21,9 @@ from omnibot.sandbox.schemas import (
     Text,
     ViberOpen,
 )
-from omnibot.sandbox.state import TELEGRAM, SandboxState
-from omnibot.sandbox.telegram_customer import TelegramCustomers
-from omnibot.sandbox.viber_customer import ViberCustomers
+from omnibot_sandbox.state import TELEGRAM, SandboxState
+from omnibot_sandbox.telegram_customer import TelegramCustomers
+from omnibot_sandbox.viber_customer import ViberCustomers
 
 
 def blueprint(config: SandboxConfig, state: SandboxState, telegram: TelegramCustomers,

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from omnibot.sandbox import actions, control, errors, fault_control, telegram_api, ui, viber_api
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.dispatch import Dispatcher
-from omnibot.sandbox.fault_answers import TelegramDialect, ViberDialect
-from omnibot.sandbox.state import TELEGRAM, VIBER, SandboxState
-from omnibot.sandbox.telegram_api import TelegramBot
-from omnibot.sandbox.telegram_customer import TelegramCustomers
-from omnibot.sandbox.viber_api import ViberBot
-from omnibot.sandbox.viber_customer import ViberCustomers
-from omnibot.sandbox.webhooks import WebhookPoster
+from omnibot_sandbox import actions, control, errors, fault_control, telegram_api, ui, viber_api
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.dispatch import Dispatcher
+from omnibot_sandbox.fault_answers import TelegramDialect, ViberDialect
+from omnibot_sandbox.state import TELEGRAM, VIBER, SandboxState
+from omnibot_sandbox.telegram_api import TelegramBot
+from omnibot_sandbox.telegram_customer import TelegramCustomers
+from omnibot_sandbox.viber_api import ViberBot
+from omnibot_sandbox.viber_customer import ViberCustomers
+from omnibot_sandbox.webhooks import WebhookPoster
 
 EXTENSION = "omnibot_sandbox"
 

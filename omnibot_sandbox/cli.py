@@ -7,15 +7,15 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from omnibot.sandbox.config import (
+from omnibot_sandbox.config import (
     SANDBOX_TELEGRAM_BOT_USERNAME,
     SANDBOX_TELEGRAM_TOKEN,
     SANDBOX_VIBER_BOT_URI,
     SANDBOX_VIBER_TOKEN,
     SandboxConfig,
 )
-from omnibot.sandbox.fault_settings import FaultSettings
-from omnibot.sandbox.server import DEFAULT_THREADS
+from omnibot_sandbox.fault_settings import FaultSettings
+from omnibot_sandbox.server import DEFAULT_THREADS
 
 
 def error_rule(value: str) -> tuple[str, dict[str, Any]]:
@@ -129,7 +129,7 @@ def sandbox_command(host: str, port: int, telegram_token: str, viber_token: str,
     State is in memory and is lost on exit. The fault options set the faults in force at start
     (and after POST /sandbox/reset); PUT /sandbox/faults changes them while running.
     """
-    from omnibot.sandbox.server import run
+    from omnibot_sandbox.server import run
 
     viber_terms = {"viber_billing": viber_billing,
                    "viber_free_messages_per_month": viber_free_messages_per_month,

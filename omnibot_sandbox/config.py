@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omnibot.sandbox.fault_settings import FaultSettings
+from omnibot_sandbox.fault_settings import FaultSettings
 
 SANDBOX_TELEGRAM_TOKEN = "123456789:AAsandbox-telegram-token-0000000000"
 SANDBOX_VIBER_TOKEN = "sandbox-viber-auth-token"

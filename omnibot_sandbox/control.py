@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.errors import ControlError, from_validation_error
-from omnibot.sandbox.schemas import NewCustomer
-from omnibot.sandbox.state import CHANNELS, Customer, SandboxState
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.errors import ControlError, from_validation_error
+from omnibot_sandbox.schemas import NewCustomer
+from omnibot_sandbox.state import CHANNELS, Customer, SandboxState
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from omnibot.sandbox.fault_settings import ErrorRule
-from omnibot.sandbox.state import ApiCallRecord, SandboxState
-from omnibot.sandbox.traffic import Admission
-from omnibot.sandbox.viber_billing import Billing
+from omnibot_sandbox.fault_settings import ErrorRule
+from omnibot_sandbox.state import ApiCallRecord, SandboxState
+from omnibot_sandbox.traffic import Admission
+from omnibot_sandbox.viber_billing import Billing
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from omnibot.sandbox.dispatch import ApiAnswer
-from omnibot.sandbox.fault_settings import ErrorRule
-from omnibot.sandbox.traffic import SHORT_OF_STARS, Admission
-from omnibot.sandbox.viber_api import CHAT_HOSTNAME, GENERAL_ERROR, STATUS_MESSAGES
-from omnibot.sandbox.viber_billing import FREE_MESSAGES_EXCEEDED, NO_BALANCE
+from omnibot_sandbox.dispatch import ApiAnswer
+from omnibot_sandbox.fault_settings import ErrorRule
+from omnibot_sandbox.traffic import SHORT_OF_STARS, Admission
+from omnibot_sandbox.viber_api import CHAT_HOSTNAME, GENERAL_ERROR, STATUS_MESSAGES
+from omnibot_sandbox.viber_billing import FREE_MESSAGES_EXCEEDED, NO_BALANCE
 
 # The typical description of each code, from the Bot API's error table; 429's names its wait.
 TELEGRAM_DESCRIPTIONS = {

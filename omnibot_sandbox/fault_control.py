@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from pydantic import ValidationError
 
-from omnibot.sandbox.control import body, json_object
-from omnibot.sandbox.errors import from_validation_error
-from omnibot.sandbox.fault_settings import FaultSettings
-from omnibot.sandbox.state import SandboxState
+from omnibot_sandbox.control import body, json_object
+from omnibot_sandbox.errors import from_validation_error
+from omnibot_sandbox.fault_settings import FaultSettings
+from omnibot_sandbox.state import SandboxState
 
 
 def blueprint(state: SandboxState) -> Blueprint:

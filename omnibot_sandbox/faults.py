@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from omnibot.sandbox.fault_settings import ErrorRule, FaultSettings, Outage, merged, method_of
-from omnibot.sandbox.traffic import Traffic
+from omnibot_sandbox.fault_settings import ErrorRule, FaultSettings, Outage, merged, method_of
+from omnibot_sandbox.traffic import Traffic
 
 # A hanging request is answered at the end of the outage, or after this long at most.
 MAX_HANG_SECONDS = 60.0

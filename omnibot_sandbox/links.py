@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.errors import ControlError
-from omnibot.sandbox.state import TELEGRAM, VIBER
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.errors import ControlError
+from omnibot_sandbox.state import TELEGRAM, VIBER
 
 _TELEGRAM_HOSTS = {"t.me", "telegram.me", "www.t.me", "telegram.dog"}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from omnibot.sandbox.dispatch import ApiAnswer
+from omnibot_sandbox.dispatch import ApiAnswer
 
 # Where WSGI servers put the client's socket in the environ: gunicorn, werkzeug's dev server.
 SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")

@@ -12,10 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from gunicorn import glogging
+from gunicorn.app.base import BaseApplication
 
-from omnibot.gunicorn_app import GunicornApp
-from omnibot.sandbox.app import create_app
-from omnibot.sandbox.config import SandboxConfig
+from omnibot_sandbox.app import create_app
+from omnibot_sandbox.config import SandboxConfig
 
 DEFAULT_THREADS = 256
 # Open connections the worker holds, kept-alive ones included; beyond this it stops accepting.
@@ -37,6 +37,22 @@ class _RedactingLogger(glogging.Logger):  # type: ignore[misc]
             if isinstance(atoms.get(key), str):
                 atoms[key] = _TOKEN_IN_PATH.sub("/bot<token>/", atoms[key])
         return atoms
+
+
+class _SandboxServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn from code, no config file or argv. The sandbox's own: it imports nothing of omnibot's."""
+
+    def __init__(self, settings: dict[str, Any], config: SandboxConfig) -> None:
+        self._settings = settings
+        self._config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self._config)  # in the worker, after the fork
 
 
 def _bind(host: str, port: int) -> str:
@@ -79,4 +95,4 @@ def run(host: str, port: int, config: SandboxConfig, threads: int = DEFAULT_THRE
     gunicorn's master handles the signals, so this must run on the main thread; it exits the
     process (``SystemExit``) rather than return.
     """
-    GunicornApp(options(host, port, threads, access_log), lambda: create_app(config)).run()
+    _SandboxServer(options(host, port, threads, access_log), config).run()

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from omnibot.sandbox.fault_settings import FaultSettings
-from omnibot.sandbox.faults import Faults
-from omnibot.sandbox.traffic import Traffic
+from omnibot_sandbox.fault_settings import FaultSettings
+from omnibot_sandbox.faults import Faults
+from omnibot_sandbox.traffic import Traffic
 
 TELEGRAM = "telegram"
 VIBER = "viber"

@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request
 
-from omnibot.sandbox import telegram_params as params_of
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
-from omnibot.sandbox.responses import respond
-from omnibot.sandbox.state import TELEGRAM, Customer, ReceivedMessage, SandboxState, TelegramWebhook
-from omnibot.sandbox.telegram_params import TelegramError
-from omnibot.sandbox.telegram_text import EntityError, UnsupportedParseMode, render
+from omnibot_sandbox import telegram_params as params_of
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
+from omnibot_sandbox.responses import respond
+from omnibot_sandbox.state import TELEGRAM, Customer, ReceivedMessage, SandboxState, TelegramWebhook
+from omnibot_sandbox.telegram_params import TelegramError
+from omnibot_sandbox.telegram_text import EntityError, UnsupportedParseMode, render
 
 MAX_TEXT_LENGTH = 4096
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")

@@ -6,11 +6,11 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.errors import ControlError
-from omnibot.sandbox.state import Customer, SandboxState
-from omnibot.sandbox.telegram_api import TelegramBot, private_chat
-from omnibot.sandbox.webhooks import Delivery, WebhookPoster, encode, silent_report
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.errors import ControlError
+from omnibot_sandbox.state import Customer, SandboxState
+from omnibot_sandbox.telegram_api import TelegramBot, private_chat
+from omnibot_sandbox.webhooks import Delivery, WebhookPoster, encode, silent_report
 
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _COMMAND = re.compile(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omnibot.sandbox.telegram_text import SPACES, EntityError, Rendered, TextBuilder, byte_offset
+from omnibot_sandbox.telegram_text import SPACES, EntityError, Rendered, TextBuilder, byte_offset
 
 # Tag → entity type. The Bot API documents these; anything else is "Unsupported start tag".
 _TAGS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omnibot.sandbox.telegram_text import SPACES, EntityError, Rendered, TextBuilder, byte_offset
+from omnibot_sandbox.telegram_text import SPACES, EntityError, Rendered, TextBuilder, byte_offset
 
 _RESERVED_V2 = "_*[]()~`>#+-=|{}.!"
 # How TDLib names entity types in "Can't find end of ... entity".

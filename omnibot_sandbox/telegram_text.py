@@ -70,7 +70,7 @@ class TextBuilder:
 
 def render(text: str, parse_mode: str | None, strict_html: bool = True) -> Rendered:
     """Apply ``parse_mode`` the way Telegram does, then trim as Telegram trims."""
-    from omnibot.sandbox import telegram_html, telegram_markdown
+    from omnibot_sandbox import telegram_html, telegram_markdown
 
     mode = (parse_mode or "").lower()
     if mode == "":

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from omnibot.sandbox.fault_settings import RateLimits
-from omnibot.sandbox.viber_billing import FREE_MESSAGES_EXCEEDED, NO_BALANCE, Billing, ViberBilling
+from omnibot_sandbox.fault_settings import RateLimits
+from omnibot_sandbox.viber_billing import FREE_MESSAGES_EXCEEDED, NO_BALANCE, Billing, ViberBilling
 
 TELEGRAM = "telegram"
 VIBER = "viber"

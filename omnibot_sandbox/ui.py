@@ -15,13 +15,13 @@ from typing import Any
 
 from flask import Blueprint, Response, get_template_attribute, jsonify, redirect, render_template, request, url_for
 
-from omnibot.sandbox import links
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.control import body
-from omnibot.sandbox.schemas import OpenLink
-from omnibot.sandbox.state import CHANNELS, SandboxState
-from omnibot.sandbox.ui_chat import ChatView, chat
-from omnibot.sandbox.ui_journal import Journal
+from omnibot_sandbox import links
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.control import body
+from omnibot_sandbox.schemas import OpenLink
+from omnibot_sandbox.state import CHANNELS, SandboxState
+from omnibot_sandbox.ui_chat import ChatView, chat
+from omnibot_sandbox.ui_journal import Journal
 
 MAX_PHONES = 50  # a load test's thousands of customers would make a page nobody can read
 MACROS = "sandbox_phones/macros.html"

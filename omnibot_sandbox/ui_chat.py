@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-from omnibot.sandbox import links
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.errors import ControlError
-from omnibot.sandbox.state import TELEGRAM, Customer, ReceivedMessage
-from omnibot.sandbox.ui_journal import Sent
+from omnibot_sandbox import links
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.errors import ControlError
+from omnibot_sandbox.state import TELEGRAM, Customer, ReceivedMessage
+from omnibot_sandbox.ui_journal import Sent
 
 SHOWN = 100  # the latest bubbles of a chat the page shows
 _URL = re.compile(r"(?:https?|viber|tg)://[^\s<>\"']+")

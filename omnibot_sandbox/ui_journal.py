@@ -15,10 +15,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from omnibot.sandbox import links
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.errors import ControlError
-from omnibot.sandbox.state import TELEGRAM, VIBER, SandboxState
+from omnibot_sandbox import links
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.errors import ControlError
+from omnibot_sandbox.state import TELEGRAM, VIBER, SandboxState
 
 PER_CUSTOMER = 500  # entries kept per customer; a long load test must not grow the page without end
 

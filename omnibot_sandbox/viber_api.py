@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request
 
-from omnibot.sandbox.config import SandboxConfig
-from omnibot.sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
-from omnibot.sandbox.responses import respond
-from omnibot.sandbox.state import VIBER, Customer, ReceivedMessage, SandboxState
-from omnibot.sandbox.viber_billing import Billing
-from omnibot.sandbox.webhooks import Delivery, WebhookPoster, encode, viber_signature
+from omnibot_sandbox.config import SandboxConfig
+from omnibot_sandbox.dispatch import ApiAnswer, ApiCall, Dispatcher
+from omnibot_sandbox.responses import respond
+from omnibot_sandbox.state import VIBER, Customer, ReceivedMessage, SandboxState
+from omnibot_sandbox.viber_billing import Billing
+from omnibot_sandbox.webhooks import Delivery, WebhookPoster, encode, viber_signature
 
 CHAT_HOSTNAME = "SN-CHAT-05_"
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from omnibot.sandbox.fault_settings import RateLimits
+from omnibot_sandbox.fault_settings import RateLimits
 
 FREE_SESSION = "free_session"
 FREE_QUOTA = "free_quota"

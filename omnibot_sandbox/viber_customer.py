@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from omnibot.sandbox.errors import ControlError
-from omnibot.sandbox.state import VIBER, Customer, SandboxState
-from omnibot.sandbox.viber_api import ViberBot, viber_user
-from omnibot.sandbox.webhooks import not_delivered, silent_report
+from omnibot_sandbox.errors import ControlError
+from omnibot_sandbox.state import VIBER, Customer, SandboxState
+from omnibot_sandbox.viber_api import ViberBot, viber_user
+from omnibot_sandbox.webhooks import not_delivered, silent_report
 
 
 class ViberCustomers:

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, SandboxConfig
+from omnibot_sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class SandboxClient:
 
 
 # A child process running the sandbox exactly as ``omnibot sandbox`` does, with a pickled config.
-_SERVE = ("import pickle, sys; from omnibot.sandbox.server import run; "
+_SERVE = ("import pickle, sys; from omnibot_sandbox.server import run; "
           "run('127.0.0.1', 0, pickle.load(sys.stdin.buffer))")
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 

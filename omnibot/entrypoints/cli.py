@@ -153,7 +153,7 @@ def create_link(phone: str, order_id: str | None, ttl_hours: float | None) -> No
 def _register_optional() -> None:
     from omnibot.entrypoints.admin_cli import admin_command
     from omnibot.entrypoints.dev import dev_command
-    from omnibot.sandbox.cli import sandbox_command
+    from omnibot_sandbox.cli import sandbox_command
 
     main.add_command(sandbox_command)
     main.add_command(dev_command)

@@ -12,7 +12,7 @@ from typing import Any
 import click
 import httpx
 
-from omnibot import sandbox
+import omnibot_sandbox as sandbox
 from omnibot.entrypoints.admin_cli import dev_banner, dev_sign_in
 
 DEMO_PHONE = "+380501234567"

@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 
-from omnibot.sandbox import SANDBOX_VIBER_TOKEN
+from omnibot_sandbox import SANDBOX_VIBER_TOKEN
 from tests.e2e.conftest import API_KEY, Stack
 
 HEADERS = {"X-Internal-API-Key": API_KEY}

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omnibot import sandbox
+import omnibot_sandbox as sandbox
 from omnibot.entrypoints.dev import sandbox_environment
 from tests.e2e.conftest import API_KEY, _omnibot, free_port, wait_until_up
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnibot.sandbox import create_app
+from omnibot_sandbox import create_app
 from tests.sandbox_helpers import SandboxClient
 
 

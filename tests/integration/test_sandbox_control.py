@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, create_app
+from omnibot_sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, create_app
 from tests.sandbox_helpers import SandboxClient, WebhookReceiver, webhook_receiver
 
 
@@ -170,7 +170,7 @@ def test_served_over_http_a_bot_can_reply_from_inside_its_webhook() -> None:
     """The real server, as ``omnibot sandbox`` runs it: the bot calls back while the update is open."""
     port = _free_port()
     env = {**os.environ, "SANDBOX_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "omnibot.sandbox.cli"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "omnibot_sandbox.cli"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
@@ -206,7 +206,7 @@ def test_served_over_http_a_bot_can_reply_from_inside_its_webhook() -> None:
 def test_the_served_sandbox_keeps_connections_alive_and_logs_requests_without_the_token() -> None:
     """gunicorn, one worker: answers reuse the connection; ``--access-log`` hides the token; SIGINT exits 0."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "omnibot.sandbox.cli", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "omnibot_sandbox.cli", "--port", str(port),
                                 "--threads", "4", "--access-log"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

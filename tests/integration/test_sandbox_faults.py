@@ -16,10 +16,10 @@ import click
 import httpx
 import pytest
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, SandboxConfig, create_app
-from omnibot.sandbox.cli import error_rule, initial_faults, sandbox_command
-from omnibot.sandbox.fault_settings import FaultSettings, RateLimits
-from omnibot.sandbox.traffic import Traffic
+from omnibot_sandbox import SANDBOX_TELEGRAM_TOKEN, SANDBOX_VIBER_TOKEN, SandboxConfig, create_app
+from omnibot_sandbox.cli import error_rule, initial_faults, sandbox_command
+from omnibot_sandbox.fault_settings import FaultSettings, RateLimits
+from omnibot_sandbox.traffic import Traffic
 from tests.sandbox_helpers import SandboxClient, WebhookReceiver, served_sandbox, webhook_receiver
 
 TELEGRAM = f"/bot{SANDBOX_TELEGRAM_TOKEN}"
@@ -471,7 +471,7 @@ def test_the_sandbox_command_starts_with_the_faults_its_flags_ask_for() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "omnibot.sandbox.cli", "--port", str(port), "--latency-ms", "50",
+        [sys.executable, "-m", "omnibot_sandbox.cli", "--port", str(port), "--latency-ms", "50",
          "--error-rate", "telegram.getMe=1:503", "--seed", "9"],
         env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_TOKEN, SandboxConfig, create_app
-from omnibot.sandbox.fault_answers import NOT_ENOUGH_STARS
-from omnibot.sandbox.fault_settings import FaultSettings, RateLimits
-from omnibot.sandbox.traffic import SHORT_OF_STARS, Traffic
+from omnibot_sandbox import SANDBOX_TELEGRAM_TOKEN, SandboxConfig, create_app
+from omnibot_sandbox.fault_answers import NOT_ENOUGH_STARS
+from omnibot_sandbox.fault_settings import FaultSettings, RateLimits
+from omnibot_sandbox.traffic import SHORT_OF_STARS, Traffic
 from tests.sandbox_helpers import SandboxClient
 
 TELEGRAM = f"/bot{SANDBOX_TELEGRAM_TOKEN}"

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SandboxConfig, create_app
-from omnibot.sandbox.state import ReceivedMessage
-from omnibot.sandbox.ui_chat import linkify, render, telegram_keyboard, viber_keyboard
-from omnibot.sandbox.ui_journal import Sent
+from omnibot_sandbox import SandboxConfig, create_app
+from omnibot_sandbox.state import ReceivedMessage
+from omnibot_sandbox.ui_chat import linkify, render, telegram_keyboard, viber_keyboard
+from omnibot_sandbox.ui_journal import Sent
 from tests.sandbox_helpers import SandboxClient
 
 CONFIG = SandboxConfig()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SANDBOX_TELEGRAM_BOT_USERNAME, SANDBOX_TELEGRAM_TOKEN
+from omnibot_sandbox import SANDBOX_TELEGRAM_BOT_USERNAME, SANDBOX_TELEGRAM_TOKEN
 from tests.sandbox_helpers import SandboxClient, WebhookReceiver, webhook_receiver
 
 SECRET = "sandbox-secret_1"

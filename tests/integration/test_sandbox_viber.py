@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SANDBOX_VIBER_BOT_URI
+from omnibot_sandbox import SANDBOX_VIBER_BOT_URI
 from tests.sandbox_helpers import Received, SandboxClient, WebhookReceiver, viber_signature, webhook_receiver
 
 SHARE_PHONE = {"Type": "keyboard", "DefaultHeight": False,

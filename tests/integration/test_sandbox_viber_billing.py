@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from omnibot.sandbox import SANDBOX_VIBER_BOT_URI, SandboxConfig, create_app
-from omnibot.sandbox.cli import initial_faults, sandbox_command
-from omnibot.sandbox.fault_settings import FaultSettings, RateLimits
-from omnibot.sandbox.traffic import Traffic
-from omnibot.sandbox.viber_billing import NO_BALANCE
+from omnibot_sandbox import SANDBOX_VIBER_BOT_URI, SandboxConfig, create_app
+from omnibot_sandbox.cli import initial_faults, sandbox_command
+from omnibot_sandbox.fault_settings import FaultSettings, RateLimits
+from omnibot_sandbox.traffic import Traffic
+from omnibot_sandbox.viber_billing import NO_BALANCE
 from tests.sandbox_helpers import SandboxClient, WebhookReceiver, webhook_receiver
 
 DAY = 86_400.0
