@@ -264,8 +264,6 @@ def _progress(notification: Notification) -> dict[str, Any]:
 class InMemoryDeliveryQueue:
     """``DeliveryQueue`` over an ``InMemoryNotificationRepository``, with the same lease rules."""
 
-    _RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
-
     def __init__(self, notifications: InMemoryNotificationRepository, now: Now) -> None:
         self._notifications = notifications
         self._now = now
@@ -347,6 +345,18 @@ class InMemoryDeliveryQueue:
         del self._leases[notification.id]
         return True
 
+    def forget_idempotency_keys(self, older_than: datetime) -> int:
+        forgotten = [key for key, (notification_id, _) in self._keys.items()
+                     if (stored := self._notifications.get(notification_id)) is None
+                     or (stored.created_at or older_than) < older_than]
+        for key in forgotten:
+            del self._keys[key]
+        return len(forgotten)
+
+    def depth(self) -> tuple[int, datetime | None]:
+        waiting = [n for n in self._notifications._notifications.values() if not n.status.is_final]
+        return len(waiting), min((n.created_at for n in waiting if n.created_at), default=None)
+
     def release(self, notification_ids: Sequence[str], owner: str) -> int:
         released = 0
         for notification_id in notification_ids:
@@ -364,7 +374,7 @@ class InMemoryDeliveryQueue:
         if notification_id is None:
             return None
         stored = self._notifications._notifications[notification_id]
-        if stored.status in self._RECEIPT_ORDER[: self._RECEIPT_ORDER.index(status)]:
+        if stored.status in status.moved_from_by_receipt():
             stored.status = status
         return self._notifications.get(notification_id)
 

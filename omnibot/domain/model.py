@@ -35,6 +35,12 @@ class NotificationStatus(enum.StrEnum):
     def is_final(self) -> bool:
         return self not in (NotificationStatus.QUEUED, NotificationStatus.SENDING)
 
+    def moved_from_by_receipt(self) -> list[NotificationStatus]:
+        """The statuses a messenger's receipt of this one (delivered, seen) moves a notification
+        from: only forward, sent → delivered → seen, whatever order the receipts arrive in."""
+        order = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
+        return order[: order.index(self)]
+
 
 class Priority(enum.StrEnum):
     """How a notification waits its turn: high before everything waiting; bulk (announcements) only

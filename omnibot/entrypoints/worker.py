@@ -20,22 +20,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot.domain.model import Contact, Notification, Priority
 from omnibot.entrypoints.store_threads import StoreThreads
 from omnibot.logs import context
-from omnibot.ports import DeliveryQueue
+from omnibot.ports import DeliveryQueue, Wakeup
 from omnibot.services.delivery import DeliveryEngine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Wakeup(Protocol):
-    def wait(self, timeout: float) -> bool: ...
 
 
 def worker_name(role: str = "worker") -> str:

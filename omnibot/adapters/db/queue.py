@@ -34,7 +34,6 @@ WAKEUP_CHANNEL = "omnibot_queue"
 # One UPDATE for a batch of passes (executemany), the rows locked by the SELECT before it.
 _END_LEASE = (notifications.update().where(notifications.c.id == sa.bindparam("pass_id"))
               .values(lease_owner=None, lease_until=None))
-_RECEIPT_ORDER = [NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.SEEN]
 # An accepted notification on PostgreSQL: the INSERT and the worker's wake-up in one statement, run
 # in autocommit (one round trip where BEGIN, INSERT, NOTIFY, COMMIT took four). Every column a bound
 # parameter, built once: SQLAlchemy compiles it once and reuses it for every request.
@@ -170,7 +169,7 @@ class SqlDeliveryQueue:
 
     def record_receipt(self, channel: Channel, provider_message_id: str,
                        status: NotificationStatus) -> Notification | None:
-        earlier = [s.value for s in _RECEIPT_ORDER[: _RECEIPT_ORDER.index(status)]]
+        earlier = [s.value for s in status.moved_from_by_receipt()]
         with self._engine.begin() as connection:
             notification_id = self._sent_as(connection, channel, provider_message_id)
             if notification_id is None:
