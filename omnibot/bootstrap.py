@@ -12,7 +12,6 @@ from decimal import Decimal
 import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.callback_http import HttpCallbackTransport
@@ -36,6 +35,7 @@ from omnibot.adapters.ratelimit import make_rate_limiter
 from omnibot.adapters.telegram import TelegramGateway, TelegramWebhook
 from omnibot.adapters.viber import ViberGateway, ViberWebhook
 from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
+from omnibot.domain.errors import StoreError
 from omnibot.domain.model import Channel, Price
 from omnibot.domain.retry import RetryPolicy
 from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
@@ -237,7 +237,7 @@ def build(settings: Settings, *, role: str = "api") -> Services:
     delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
                               limits, clock, policy, status_callback=callbacks.callback_for,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
-                              outage_errors=(SQLAlchemyError,), ledger=viber_ledger)
+                              outage_errors=(StoreError,), ledger=viber_ledger)
     replies_waiting = threading.Event()
     reply_outbox = SqlReplyOutbox(engine, clock.now)
     inbound = Inbound(SqlInboundStore(engine, clock.now), links, messages, clock, settings.default_phone_region,

@@ -80,5 +80,25 @@ class TransientFailure(DeliveryFailure):
         self.may_have_arrived = may_have_arrived
 
 
+class StoreError(OmnibotError):
+    """The database failed a statement for a reason of its own, not the data's (a bug, a schema
+    that does not match): nothing of it was written. ``reason`` is the driver's error class only,
+    never its message, which may quote the values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"database error: {reason}")
+        self.reason = reason
+
+
+class StoreUnavailable(StoreError):
+    """The database did not answer (down, restarting, unreachable, out of connections): nothing
+    was written; the same work may simply run again later. ``lost_connection``: a pooled connection
+    turned out dead, and the pool has dropped it and every older one."""
+
+    def __init__(self, reason: str, lost_connection: bool = False) -> None:
+        super().__init__(reason)
+        self.lost_connection = lost_connection
+
+
 class RateLimiterUnavailable(OmnibotError):
     """The shared rate limiter (Redis) did not answer: no send may go out uncounted."""

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from omnibot.domain.errors import StoreError
 from omnibot.domain.model import Contact, Notification, Priority
 from omnibot.entrypoints.store_threads import StoreThreads
 from omnibot.logs import context
@@ -158,18 +157,18 @@ class Worker:
     def _claim(self, limit: int, bulk_limit: int) -> list[Notification]:
         try:
             return self._queue.claim(self.owner, limit, self._config.lease_seconds, bulk_limit)
-        except SQLAlchemyError as exc:
+        except StoreError as exc:
             # The database is away: keep trying; the pool reconnects once it is back.
-            log.warning("worker.claim_failed error=%s", type(exc).__name__)
+            log.warning("worker.claim_failed error=%s", exc.reason)
             self.stopping.wait(self._config.poll_seconds)
             return []
 
     def _recipients(self, claimed: list[Notification]) -> dict[str, Contact]:
         try:
             return self._engine.recipients_of(claimed)
-        except SQLAlchemyError as exc:
+        except StoreError as exc:
             # Each pass then looks its customer up itself, as it would for an order link.
-            log.warning("worker.recipients_failed error=%s", type(exc).__name__)
+            log.warning("worker.recipients_failed error=%s", exc.reason)
             return {}
 
     async def _deliver(self, notification: Notification, recipient: Contact | None = None) -> None:
@@ -197,8 +196,8 @@ class Worker:
             return due
         try:
             await self._blocking(self._housekeeping)
-        except SQLAlchemyError as exc:
-            log.warning("worker.housekeeping_failed error=%s", type(exc).__name__)
+        except StoreError as exc:
+            log.warning("worker.housekeeping_failed error=%s", exc.reason)
         return now + self._housekeeping_seconds
 
 

@@ -11,10 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from omnibot import bootstrap
-from omnibot.domain.errors import RateLimiterUnavailable
+from omnibot.domain.errors import RateLimiterUnavailable, StoreError
 from omnibot.entrypoints.worker import Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -58,7 +56,7 @@ def _start_outbox_loop(name: str, send_due: Callable[[], int], waiting: threadin
             waiting.clear()
             try:
                 sent = send_due()
-            except (SQLAlchemyError, RateLimiterUnavailable) as exc:
+            except (StoreError, RateLimiterUnavailable) as exc:
                 log.warning("outbox.claim_failed outbox=%s error=%s", name, type(exc).__name__)
                 sent = 0
             if not sent:

@@ -9,9 +9,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
-import sqlalchemy as sa
 
 from omnibot.adapters.db.group_commit import GroupCommitQueue
+from omnibot.domain.errors import StoreError, StoreUnavailable
 from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus
 from tests.fakes import InMemoryDeliveryQueue, InMemoryNotificationRepository, ManualClock
 
@@ -36,9 +36,9 @@ class RecordingQueue(InMemoryDeliveryQueue):
             self.hold_first.wait()
         self.groups.append([n.id for n, _ in passes])
         if self.outage:
-            raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
+            raise StoreUnavailable("OperationalError", lost_connection=True)
         if any(n.id in self.refused for n, _ in passes):
-            raise sa.exc.DataError("INSERT", {}, Exception("invalid byte sequence"))
+            raise StoreError("DataError")
         return super().end_passes(passes)
 
 
@@ -108,7 +108,7 @@ def test_a_pass_the_database_refuses_fails_alone(group: GroupCommitQueue, queue:
         ended += end_all(group, [poison, *rest], pool)
         wait_until_waiting(group, 5)
         queue.hold_first.set()
-        with pytest.raises(sa.exc.DataError):
+        with pytest.raises(StoreError):
             ended[1].result()
         assert [future.result() for future in ended if future is not ended[1]] == [True] * 5
 
@@ -120,7 +120,7 @@ def test_an_outage_fails_the_whole_group_without_trying_each_pass(group: GroupCo
     with ThreadPoolExecutor(4) as pool:
         ended = end_all(group, passes, pool)
         for future in ended:
-            with pytest.raises(sa.exc.OperationalError):
+            with pytest.raises(StoreUnavailable):
                 future.result()
     assert sum(len(written) for written in queue.groups) == 4  # each pass tried once, in its group
 

@@ -6,6 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+
+from omnibot.domain.errors import StoreError, StoreUnavailable
 
 # The seed and most hosting panels write bare `postgresql://` (or Heroku's `postgres://`);
 # SQLAlchemy would pick psycopg2 for those, which omnibot does not install.
@@ -67,15 +70,44 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int | None = None, p
     does (``reconnect.once_more_if_disconnected``, the worker's retries)."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False},
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, poolclass=_QueuePool,
                                   pool_size=pool_size, max_overflow=pool_size)
         sa.event.listen(engine, "connect", _configure_sqlite)
-        return engine
-    if backend == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=pre_ping, pool_recycle=POOL_RECYCLE_SECONDS,
-                                pool_size=pool_size,
-                                max_overflow=pool_size if max_overflow is None else max_overflow)
-    return sa.create_engine(url)
+    elif backend == "postgresql":
+        engine = sa.create_engine(url, pool_pre_ping=pre_ping, pool_recycle=POOL_RECYCLE_SECONDS,
+                                  poolclass=_QueuePool, pool_size=pool_size,
+                                  max_overflow=pool_size if max_overflow is None else max_overflow)
+    else:
+        engine = sa.create_engine(url)
+    sa.event.listen(engine, "handle_error", _as_store_error)
+    return engine
+
+
+def _as_store_error(context: sa.engine.ExceptionContext) -> None:
+    """The database's failures in the domain's words, at the edge of the adapters: nothing above
+    them catches a SQLAlchemy error. A constraint violation stays as it is: the repositories turn it
+    into the domain's conflict (``errors.translate``)."""
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping:
+        return  # a failed ping is the pool's to act on: it reconnects
+    if isinstance(error, sa.exc.IntegrityError) or not isinstance(error, sa.exc.DBAPIError):
+        # A value refused before it reached the database (a naive datetime) is the caller's bug,
+        # reported by the repositories as the in-memory fakes report it.
+        return
+    cause = type(context.original_exception).__name__
+    if context.is_disconnect or isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        raise StoreUnavailable(cause, lost_connection=context.is_disconnect) from error
+    raise StoreError(cause) from error
+
+
+class _QueuePool(QueuePool):
+    """The pool, with a wait for a free connection that runs out as the domain's ``StoreUnavailable``."""
+
+    def connect(self) -> PoolProxiedConnection:
+        try:
+            return super().connect()
+        except sa.exc.TimeoutError as error:
+            raise StoreUnavailable("pool exhausted") from error
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -17,8 +17,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Protocol
 
-import sqlalchemy as sa
-
+from omnibot.domain.errors import StoreUnavailable
 from omnibot.domain.model import Channel, Notification, NotificationStatus
 from omnibot.ports import DeliveryQueue
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_PASSES_PER_TRANSACTION = 500
 # Errors that say the database is away, not that one pass in the batch is wrong.
-_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+_OUTAGE = StoreUnavailable
 
 _Waiting = tuple[Notification, str, "Future[bool]"]
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from omnibot.domain.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +23,16 @@ T = TypeVar("T")
 def once_more_if_disconnected(work: Callable[[], T]) -> T:
     """``work()``, run a second time if the first failed on a dead connection.
 
-    Only a failure SQLAlchemy recognised as a lost connection (``connection_invalidated``) is
-    retried, once: the pool it invalidated hands the second try a new connection, so a second
+    Only a failure SQLAlchemy recognised as a lost connection (``StoreUnavailable.lost_connection``)
+    is retried, once: the pool it invalidated hands the second try a new connection, so a second
     failure is a real outage and propagates. Every other error propagates unchanged. ``work``
     must be safe to run twice: a read, or a write that cannot apply twice.
     """
     try:
         return work()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
+    except StoreUnavailable as exc:
+        if not exc.lost_connection:
             raise
         # The class of the driver's error only: its message may quote the statement's values.
-        log.warning("db.reconnected error=%s", type(exc.orig).__name__)
+        log.warning("db.reconnected error=%s", exc.reason)
     return work()

@@ -6,10 +6,9 @@ import logging
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from omnibot.domain.errors import Conflict, IdempotencyConflict
+from omnibot.domain.errors import Conflict, IdempotencyConflict, StoreError, StoreUnavailable
 from omnibot.entrypoints.http.responses import ErrorBody, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,13 @@ def register(app: Flask) -> None:
         # Two requests raced for the same customer; the loser may simply retry.
         return error_response(409, "conflict", str(exc))
 
-    @app.errorhandler(DBAPIError)
-    def _database_unavailable(exc: DBAPIError) -> Response:
-        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+    @app.errorhandler(StoreError)
+    def _database_error(exc: StoreError) -> Response:
+        if not isinstance(exc, StoreUnavailable):
             log.exception("http.database_error")
             return error_response(500, "internal_error", "internal error; see the omnibot log")
         # Nothing was committed, so nothing is lost: the caller retries once the database is back.
-        log.warning("http.database_unavailable error=%s", type(exc.orig).__name__)
+        log.warning("http.database_unavailable error=%s", exc.reason)
         response = error_response(503, "database_unavailable",
                                   "the database is unavailable; nothing was stored, retry later")
         response.headers["Retry-After"] = "5"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy.exc import SQLAlchemyError
 
 from omnibot.adapters.db import migrate
 from omnibot.bootstrap import Services
+from omnibot.domain.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ def blueprint(services: Services) -> Blueprint:
     def readyz() -> Response | tuple[Response, int]:
         try:
             current = migrate.is_current(services.engine)
-        except SQLAlchemyError as exc:
-            log.warning("readyz.database_unreachable error=%s", type(exc).__name__)
+        except StoreError as exc:
+            log.warning("readyz.database_unreachable error=%s", exc.reason)
             return jsonify({"status": "unavailable", "database": "unreachable"}), 503
         if not current:
             return jsonify({"status": "unavailable", "database": "migrations pending"}), 503
