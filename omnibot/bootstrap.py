@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
-from omnibot.adapters.db import usage
+from omnibot.adapters.db import migrate, usage
 from omnibot.adapters.db.admin_queries import AdminQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
 from omnibot.adapters.db.engine import WORKER_STORE_THREADS as WORKER_STORE_THREADS
@@ -90,11 +90,31 @@ class Services:
         """SQLite: one process does everything, the worker runs inside the API."""
         return self.engine.dialect.name == "sqlite"
 
+    def schema_is_current(self) -> bool:
+        """Whether the database answers with the schema this omnibot expects; ``StoreError`` when
+        it does not answer."""
+        return migrate.is_current(self.engine)
+
     def close(self) -> None:
         self.queue.close()
         self.http.close()
         self.wakeup.close()
         self.engine.dispose()
+
+
+def embedded_database(settings: Settings) -> bool:
+    """Whether ``DATABASE_URL`` names SQLite (the default): one process owns it and runs the worker."""
+    return database_url(settings.database_url).startswith("sqlite")
+
+
+def upgrade_database(settings: Settings) -> str | None:
+    """Create or upgrade the schema of ``DATABASE_URL``; the revision it is at now."""
+    engine = make_engine(database_url(settings.database_url))
+    try:
+        migrate.upgrade(engine)
+        return migrate.current_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def build_gateways(settings: Settings, http: HttpClient,

@@ -36,7 +36,7 @@ def main() -> None:
               help="gunicorn worker processes (always 1 on SQLite).")
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the shop API and the messenger webhooks under gunicorn."""
-    from omnibot.adapters.db.engine import database_url
+    from omnibot.bootstrap import embedded_database
     from omnibot.entrypoints import config_check, metrics_setup
     from omnibot.entrypoints.http.admin_auth import share_run_key
     from omnibot.entrypoints.http.gunicorn_config import default_workers
@@ -45,7 +45,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     settings = config_check.settings_for_startup()
     metrics_setup.prepare_serve_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
     workers = workers or settings.web_concurrency or default_workers()
-    if settings.database_url is None or database_url(settings.database_url).startswith("sqlite"):
+    if embedded_database(settings):
         # One process owns the embedded database and runs the delivery worker inside it.
         workers = 1
     share_run_key(os.environ)  # one dashboard session key for all of serve's processes when SECRET_KEY is unset
@@ -94,16 +94,9 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
-    from omnibot.adapters.db import migrate
-    from omnibot.adapters.db.engine import database_url, make_engine
+    from omnibot.bootstrap import upgrade_database
 
-    settings = load_settings()
-    engine = make_engine(database_url(settings.database_url))
-    try:
-        migrate.upgrade(engine)
-        click.echo(f"database schema at revision {migrate.current_revision(engine)}")
-    finally:
-        engine.dispose()
+    click.echo(f"database schema at revision {upgrade_database(load_settings())}")
 
 
 @main.command("set-webhooks")

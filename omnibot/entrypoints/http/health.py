@@ -6,7 +6,6 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from omnibot.adapters.db import migrate
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import StoreError
 
@@ -23,7 +22,7 @@ def blueprint(services: Services) -> Blueprint:
     @health.get("/readyz")
     def readyz() -> Response | tuple[Response, int]:
         try:
-            current = migrate.is_current(services.engine)
+            current = services.schema_is_current()
         except StoreError as exc:
             log.warning("readyz.database_unreachable error=%s", exc.reason)
             return jsonify({"status": "unavailable", "database": "unreachable"}), 503
