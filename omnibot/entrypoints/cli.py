@@ -36,14 +36,15 @@ def main() -> None:
               help="gunicorn worker processes (always 1 on SQLite).")
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the shop API and the messenger webhooks under gunicorn."""
-    from omnibot.bootstrap import embedded_database
     from omnibot.entrypoints import config_check, metrics_setup
+
+    settings = config_check.settings_for_startup()
+    metrics_setup.prepare_serve_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
+    from omnibot.bootstrap import embedded_database
     from omnibot.entrypoints.http.admin_auth import share_run_key
     from omnibot.entrypoints.http.gunicorn_config import default_workers
     from omnibot.entrypoints.http.server import run
 
-    settings = config_check.settings_for_startup()
-    metrics_setup.prepare_serve_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
     workers = workers or settings.web_concurrency or default_workers()
     if embedded_database(settings):
         # One process owns the embedded database and runs the delivery worker inside it.
@@ -54,19 +55,20 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 @main.command()
 @click.option("--concurrency", type=int, default=None,
-              help="Sends in flight at once (default WORKER_CONCURRENCY, 64).")
+              help="Sends in flight at once (default WORKER_CONCURRENCY, 512).")
 @click.option("--heartbeat-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Touch this file every few seconds while healthy (for container health checks).")
 @click.option("--metrics-port", type=int, default=None,
               help="Serve /metrics on this port (default WORKER_METRICS_PORT; unset: none).")
 def worker(concurrency: int | None, heartbeat_file: Path | None, metrics_port: int | None) -> None:
     """Deliver queued notifications: retries, rate limits, fallback. Run as many as you like."""
-    from omnibot import bootstrap
     from omnibot.entrypoints import config_check, metrics_setup
-    from omnibot.entrypoints.worker_process import run_forever
 
     settings = config_check.settings_for_startup()
     metrics_setup.prepare_worker_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
+    from omnibot import bootstrap
+    from omnibot.entrypoints.worker_process import run_forever
+
     services = bootstrap.build(settings, role="worker")
     if metrics_port or settings.worker_metrics_port:
         metrics_setup.serve_worker_metrics(services, metrics_port or settings.worker_metrics_port or 0)
