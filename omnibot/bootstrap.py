@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,8 +41,6 @@ from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
 from omnibot.domain.errors import StoreError
 from omnibot.domain.model import Channel, Price
 from omnibot.domain.retry import RetryPolicy
-from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
-from omnibot.entrypoints.worker import worker_name
 from omnibot.ports import Limit, MessengerGateway, RateLimiter, WebhookEndpoint
 from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
@@ -49,6 +50,7 @@ from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from omnibot.services.privacy import CustomerRecords
 from omnibot.services.replies import ReplySender
+from omnibot.services.sign_in_throttle import SignInThrottle
 from omnibot.settings import Settings
 
 
@@ -100,6 +102,11 @@ class Services:
         self.http.close()
         self.wakeup.close()
         self.engine.dispose()
+
+
+def worker_name(role: str = "worker") -> str:
+    """Who holds a lease: the role, host and process, unique per start."""
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def embedded_database(settings: Settings) -> bool:

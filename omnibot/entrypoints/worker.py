@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from omnibot.bootstrap import worker_name
 from omnibot.domain.errors import StoreError
 from omnibot.domain.model import Contact, Notification, Priority
 from omnibot.entrypoints.store_threads import StoreThreads
@@ -31,10 +29,6 @@ from omnibot.services.delivery import DeliveryEngine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def worker_name(role: str = "worker") -> str:
-    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass

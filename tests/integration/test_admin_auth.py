@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
-from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
 from omnibot.ports import OperatorSignOuts
+from omnibot.services.sign_in_throttle import SignInThrottle
 from tests.conftest import SQL_BACKENDS, PostgresServer
 from tests.fakes import InMemoryOperatorSignOuts, ManualClock
 from tests.integration.apps import apps, sqlite_apps

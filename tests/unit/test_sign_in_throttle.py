@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omnibot.entrypoints.http.sign_in_throttle import BUSY_WAIT, SignInThrottle, client_key
+from omnibot.services.sign_in_throttle import BUSY_WAIT, SignInThrottle, client_key
 
 
 class Ticks:

@@ -26,8 +26,8 @@ from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from omnibot.entrypoints.http.sign_in_throttle import SignInThrottle
 from omnibot.ports import OperatorSignOuts
+from omnibot.services.sign_in_throttle import SignInThrottle
 from omnibot.settings import Settings
 
 log = logging.getLogger(__name__)
