@@ -20,6 +20,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check omnibot omnibot_sandbox tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## Benchmarks against their baselines, in one run (< 10 min); `make bench BENCH_ARGS=--quick` for a tiny one
@@ -36,6 +37,7 @@ $(VENV)/.bench-installed: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check omnibot omnibot_sandbox tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

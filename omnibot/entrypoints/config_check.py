@@ -52,6 +52,12 @@ class Problem:
     def __str__(self) -> str:
         return f"{'error' if self.error else 'warning'}: {self.variable}: {self.message}"
 
+    @classmethod
+    def from_line(cls, line: str, *, error: bool = True) -> Problem:
+        """The problem a ``VARIABLE: message`` line states."""
+        variable, _, message = line.partition(": ")
+        return cls(variable, message, error)
+
 
 def read_settings(**overrides: Any) -> tuple[Settings | None, list[Problem]]:
     """The settings, with each variable that does not validate reported and left at its default."""
@@ -76,7 +82,7 @@ def check(settings: Settings) -> list[Problem]:
     try:
         settings.require_serving()
     except ConfigurationError as exc:
-        problems += [Problem(*line.split(": ", 1)) for line in exc.problems]
+        problems += [Problem.from_line(line) for line in exc.problems]
     if settings.telegram_bot_token is not None and not settings.telegram_bot_username:
         problems.append(Problem("TELEGRAM_BOT_USERNAME", "not set while Telegram is on: no Telegram deep links",
                                 error=False))
@@ -108,7 +114,7 @@ def weakened_security(settings: Settings) -> list[Problem]:
     if settings.admin_cookie_secure is False:
         warnings.append("ADMIN_COOKIE_SECURE: off: the dashboard's session cookie is also sent over plain "
                         "HTTP, where it can be read on the way")
-    return [Problem(*warning.split(": ", 1), error=False) for warning in warnings]
+    return [Problem.from_line(warning, error=False) for warning in warnings]
 
 
 def connection_budget(settings: Settings) -> tuple[int, str]:

@@ -33,8 +33,13 @@ def prepare_serve_dir(configured: str | None) -> Path:
     else:
         path = Path(tempfile.mkdtemp(prefix="omnibot-metrics-"))
         owner = os.getpid()
-        # gunicorn's workers inherit this handler at fork: only the process that made the directory removes it.
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+
+        def remove_if_owner() -> None:
+            # gunicorn's workers inherit this handler at fork: only the process that made the directory removes it.
+            if os.getpid() == owner:
+                shutil.rmtree(path, ignore_errors=True)
+
+        atexit.register(remove_if_owner)
     _export(path)
     return path
 

@@ -255,7 +255,8 @@ class AdminQueries:
     def _seconds_between(self, start: sa.ColumnElement[datetime], end: sa.ColumnElement[datetime]
                          ) -> sa.ColumnElement[float]:
         if self._postgres:
-            return sa.extract("epoch", end.op("-")(start))
+            # EXTRACT is typed an integer; epoch seconds carry a fraction. type_coerce leaves the SQL as is.
+            return sa.type_coerce(sa.extract("epoch", end.op("-")(start)), sa.Float)
         return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
 
     def contacts(self, phone_digits: str | None = None, page: int = 1, size: int = 50) -> Page[ContactRow]:

@@ -19,7 +19,15 @@ from omnibot.adapters.db.outbox import SqlCallbackOutbox, SqlReplyOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.repository import SqlContactRepository
-from omnibot.ports import InboundUnit
+from omnibot.ports import (
+    CallbackOutbox,
+    ContactRepository,
+    InboundUnit,
+    LinkTokenRepository,
+    ReceiptLog,
+    ReplyOutbox,
+    UpdateLog,
+)
 
 T = TypeVar("T")
 
@@ -40,12 +48,13 @@ class _InTransaction:
 
 @dataclass
 class _SqlUnit:
-    contacts: SqlContactRepository
-    tokens: SqlLinkTokenRepository
-    updates: SqlUpdateLog
-    replies: SqlReplyOutbox
-    receipts: SqlDeliveryQueue
-    callbacks: SqlCallbackOutbox
+    # The port's types, not the classes': a protocol's settable attribute takes no narrower type.
+    contacts: ContactRepository
+    tokens: LinkTokenRepository
+    updates: UpdateLog
+    replies: ReplyOutbox
+    receipts: ReceiptLog
+    callbacks: CallbackOutbox
 
 
 class SqlInboundStore:

@@ -69,7 +69,9 @@ class SqlCallbackOutbox(_ClaimedOutbox):
 
     def claim(self, limit: int, lease_seconds: float) -> list[CallbackJob]:
         columns = (status_callbacks.c.notification_id, status_callbacks.c.url, status_callbacks.c.body)
-        return [CallbackJob(*row) for row in self._claim(limit, lease_seconds, columns)]
+        return [CallbackJob(id=row.id, notification_id=row.notification_id, url=row.url, body=row.body,
+                            attempts=row.attempts)
+                for row in self._claim(limit, lease_seconds, columns)]
 
 
 class SqlReplyOutbox(_ClaimedOutbox):

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -88,7 +89,7 @@ class SqlRetention:
             if self._sqlite:
                 # pysqlite would start the transaction at the first DELETE, after the SELECT.
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-            ids = list(connection.execute(self._due(older_than)).scalars())
+            ids: list[str] = list(connection.execute(self._due(older_than)).scalars())
             if not ids:
                 return Purged()
             return Purged(
@@ -98,7 +99,8 @@ class SqlRetention:
                 notifications=_delete(connection, notifications, notifications.c.id, ids),
             )
 
-    def _due(self, older_than: datetime) -> sa.Select[tuple[str]]:
+    # Select[Any]: SQLAlchemy 2.0 spells one string column Select[tuple[str]], 2.1 Select[str].
+    def _due(self, older_than: datetime) -> sa.Select[Any]:
         callback_pending = (sa.select(sa.literal(1))
                             .where(status_callbacks.c.notification_id == notifications.c.id,
                                    status_callbacks.c.next_attempt_at.is_not(None)))

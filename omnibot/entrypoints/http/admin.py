@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request, url_for
 from flask.sansio.blueprints import BlueprintSetupState
 
 from omnibot import bootstrap
@@ -42,6 +42,8 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
     operators = Operators(services.settings, services.operator_sign_outs, services.sign_in_throttle)
 
     def configure(state: BlueprintSetupState) -> None:
+        # Flask types the app as its sans-I/O base, which has no sessions; it is the Flask one here.
+        assert isinstance(state.app, Flask)
         operators.configure(state.app)
 
     admin.record_once(configure)

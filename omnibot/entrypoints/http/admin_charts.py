@@ -116,7 +116,7 @@ def outcomes_chart(hours: Sequence[HourOutcomes]) -> Chart:
         return chart
     ticks = _scale(max(sum(stack) for stack in stacks), whole=True)
     bars = _stacked_bars(stacks, _OUTCOMES, ticks[-1], [_hour_span(hour.hour) for hour in hours], FRAME)
-    return _with_axes(chart, hours, ticks, str, bars=bars)
+    return _with_axes(replace(chart, bars=bars), hours, ticks, str)
 
 
 _PERCENTILES: list[tuple[str, str, Callable[[HourDeliveryTimes], float | None]]] = [
@@ -150,7 +150,7 @@ def delivery_time_chart(hours: Sequence[HourDeliveryTimes]) -> Chart:
                 _r(FRAME.x(n + 0.5, len(hours))), _r(FRAME.y(value, ticks[-1])),
                 f"{_hour_span(hour.hour)}: {label} {duration(value)} of {hour.deliveries} deliveries"))
         lines.append(Line(series, [p for p in points if p is not None], _runs(points)))
-    return _with_axes(chart, hours, ticks, lambda value: f"{value / unit:g} {unit_name}", lines=lines)
+    return _with_axes(replace(chart, lines=lines), hours, ticks, lambda value: f"{value / unit:g} {unit_name}")
 
 
 def month_of(now: datetime) -> tuple[datetime, int]:
@@ -222,12 +222,12 @@ def duration(seconds: float) -> str:
 
 
 def _with_axes(chart: Chart, hours: Sequence[HourOutcomes | HourDeliveryTimes], ticks: list[float],
-               label: Callable[[float], str], **drawn: list[Bar] | list[Line]) -> Chart:
+               label: Callable[[float], str]) -> Chart:
     x_ticks = [Tick(_r(FRAME.x(n + 0.5, len(hours))), f"{hour.hour:%H}:00",
                     _day(hour.hour) if hour.hour.hour == 0 else "")
                for n, hour in enumerate(hours) if hour.hour.hour % 6 == 0]
     y_ticks = [Tick(_r(FRAME.y(value, ticks[-1])), label(value)) for value in ticks]
-    return replace(chart, x_ticks=x_ticks, y_ticks=y_ticks, **drawn)
+    return replace(chart, x_ticks=x_ticks, y_ticks=y_ticks)
 
 
 def _stacked_bars(stacks: list[list[int]], legend: list[tuple[str, str]], top_value: float, slot_names: list[str],

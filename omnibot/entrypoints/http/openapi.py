@@ -130,7 +130,7 @@ def _model_schemas(
         if reply.model is not None:
             wanted[(reply.model, "serialization")] = None
     refs, definitions = models_json_schema(list(wanted), ref_template=SCHEMA_REF)
-    return dict(refs), definitions.get("$defs", {})
+    return {key: refs[key] for key in wanted}, definitions.get("$defs", {})
 
 
 def _operation(operation: Operation, refs: Mapping[tuple[type[BaseModel], str], Json],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AwareDatetime,
@@ -45,9 +45,14 @@ class Documented:
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[StrictStr, Documented(pattern=NO_NUL)]
 # What TriggerRequest ignores beyond its fields, for the document: any JSON without NUL.
-JsonWithoutNul = TypeAliasType(
-    "JsonWithoutNul", Text | float | bool | list["JsonWithoutNul"]
-    | Annotated[dict[str, "JsonWithoutNul"], Documented(propertyNames={"pattern": NO_NUL})] | None)
+if TYPE_CHECKING:
+    # mypy cannot read a TypeAliasType that names itself (python/mypy#18252), pydantic cannot
+    # read a plain recursive alias: each reads its own spelling of the same type.
+    JsonWithoutNul: TypeAlias = Text | float | bool | list["JsonWithoutNul"] | dict[str, "JsonWithoutNul"] | None
+else:
+    JsonWithoutNul = TypeAliasType(
+        "JsonWithoutNul", Text | float | bool | list["JsonWithoutNul"]
+        | Annotated[dict[str, "JsonWithoutNul"], Documented(propertyNames={"pattern": NO_NUL})] | None)
 _IGNORED_EXTRA = TypeAdapter(JsonWithoutNul)
 
 # The characters people write a phone with, and at least one digit. A pattern cannot say which

@@ -4,10 +4,12 @@ inbound use case's events, answered with the reply when the messenger lets the a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
+from werkzeug.datastructures import Headers
 
 from omnibot.adapters.viber import SHARE_PHONE_TRACKING
 from omnibot.bootstrap import Services
@@ -45,7 +47,7 @@ def blueprint(services: Services) -> Blueprint:
         endpoint = services.webhooks.get(channel)
         if endpoint is None:
             raise ApiError(404, "channel_disabled", f"{channel.value.capitalize()} is not configured on this omnibot")
-        if not endpoint.authentic(request.headers, request.get_data(cache=True)):
+        if not endpoint.authentic(_HeaderView(request.headers), request.get_data(cache=True)):
             status, code, message, reason = _REJECTIONS[channel]
             log.warning("webhook.rejected channel=%s reason=%s", channel, reason)
             services.telemetry.webhook_update(channel, webhook_kinds.REJECTED)
@@ -128,6 +130,23 @@ def _viber_event(callback: ViberCallback) -> Event | None:
                                  is_own=callback.message.tracking_data == SHARE_PHONE_TRACKING)
         return Texted(user)
     return None
+
+
+class _HeaderView(Mapping[str, str]):
+    """A request's headers as the mapping the webhook port reads: Werkzeug's ``Headers`` is not a
+    ``Mapping``, and a plain dict would lose its case-insensitive lookup."""
+
+    def __init__(self, headers: Headers) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers.keys())
+
+    def __len__(self) -> int:
+        return len(self._headers)
 
 
 def _parse(model: type[Any]) -> Any:
