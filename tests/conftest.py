@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,18 @@ from sqlalchemy.pool import NullPool
 
 from omnibot.adapters.db import migrate
 from omnibot.adapters.db.engine import database_url, make_engine
+from omnibot.adapters.db.group_commit import PassEndingQueue
+from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
-from omnibot.adapters.db.tables import metadata
+from omnibot.adapters.db.tables import metadata, status_callbacks
+from omnibot.domain.model import StatusCallback
 from omnibot.ports import ContactRepository, NotificationRepository
-from tests.fakes import InMemoryContactRepository, InMemoryNotificationRepository, ManualClock
+from tests.fakes import (
+    InMemoryContactRepository,
+    InMemoryDeliveryQueue,
+    InMemoryNotificationRepository,
+    ManualClock,
+)
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -178,3 +187,34 @@ def repositories(request: pytest.FixtureRequest) -> Repositories:
         "migrated_postgres_engine" if request.param == "postgres" else "sqlite_engine")
     return Repositories(SqlContactRepository(engine, clock.now),
                         SqlNotificationRepository(engine, clock.now), clock)
+
+
+@dataclass
+class QueueOverStore:
+    """A delivery queue and the notifications repository over the same store, and their clock."""
+
+    queue: PassEndingQueue
+    notifications: NotificationRepository
+    clock: ManualClock
+    # The status callbacks the queue wrote with the passes it ended, oldest first.
+    callbacks: Callable[[], list[tuple[str, StatusCallback]]]
+
+
+@pytest.fixture(params=["memory", *SQL_BACKENDS])
+def delivery_queue(request: pytest.FixtureRequest) -> QueueOverStore:
+    """The same delivery queue in memory, on SQLite and on PostgreSQL, for contract tests."""
+    clock = ManualClock(datetime.now(UTC))
+    if request.param == "memory":
+        notifications = InMemoryNotificationRepository(clock.now, InMemoryContactRepository(clock.now))
+        queue = InMemoryDeliveryQueue(notifications, clock.now)
+        return QueueOverStore(queue, notifications, clock, lambda: list(queue.callbacks))
+    engine: Engine = request.getfixturevalue(
+        "migrated_postgres_engine" if request.param == "postgres" else "sqlite_engine")
+
+    def callbacks() -> list[tuple[str, StatusCallback]]:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(status_callbacks).order_by(status_callbacks.c.id))
+            return [(row.notification_id, StatusCallback(row.url, row.body)) for row in rows]
+
+    return QueueOverStore(SqlDeliveryQueue(engine, clock.now), SqlNotificationRepository(engine, clock.now),
+                          clock, callbacks)

@@ -262,7 +262,11 @@ def _progress(notification: Notification) -> dict[str, Any]:
 
 
 class InMemoryDeliveryQueue:
-    """``DeliveryQueue`` over an ``InMemoryNotificationRepository``, with the same lease rules."""
+    """``DeliveryQueue`` over an ``InMemoryNotificationRepository``, with the same lease rules.
+
+    The contract suite (``tests/integration/test_queue.py``, ``test_queue_priorities.py``) runs
+    against it and ``SqlDeliveryQueue`` alike.
+    """
 
     def __init__(self, notifications: InMemoryNotificationRepository, now: Now) -> None:
         self._notifications = notifications
@@ -275,6 +279,12 @@ class InMemoryDeliveryQueue:
         self, notification: Notification, idempotency_key: str | None = None,
         fingerprint: str | None = None, lease_owner: str | None = None, lease_seconds: float = 0,
     ) -> tuple[Notification, bool]:
+        now = self._now()
+        notification.created_at = notification.created_at or now
+        notification.updated_at = notification.updated_at or now
+        notification.next_attempt_at = notification.next_attempt_at or now
+        leased = lease_owner is not None
+        notification.status = NotificationStatus.SENDING if leased else NotificationStatus.QUEUED
         if idempotency_key is not None and idempotency_key in self._keys:
             stored_id, stored_fingerprint = self._keys[idempotency_key]
             if stored_fingerprint != fingerprint:
@@ -282,10 +292,8 @@ class InMemoryDeliveryQueue:
             stored = self._notifications.get(stored_id)
             assert stored is not None
             return stored, False
-        now = self._now()
-        notification.next_attempt_at = notification.next_attempt_at or now
-        notification.status = NotificationStatus.SENDING if lease_owner else NotificationStatus.QUEUED
-        self._notifications.add(notification)
+        # The SQL queue inserts the request and its progress: attempts it carries are not written.
+        self._notifications.add(replace(notification, attempts=[]))
         if idempotency_key is not None:
             self._keys[idempotency_key] = (notification.id, fingerprint)
         if lease_owner is not None:
@@ -301,10 +309,15 @@ class InMemoryDeliveryQueue:
                 return 1
             return {Priority.HIGH: 0, Priority.NORMAL: 2, Priority.BULK: 3}[notification.priority]
 
-        due.sort(key=lambda n: (lane(n), n.next_attempt_at or now))
-        bulk = [n for n in due if lane(n) == 3]
-        if bulk_limit is not None:
-            due = [n for n in due if lane(n) != 3] + bulk[:bulk_limit]
+        def in_lane(notification: Notification) -> datetime:
+            # Queued ones in the order they fell due, the others in the order their leases ran out.
+            if lane(notification) == 1:
+                return self._leases[notification.id][1]
+            return notification.next_attempt_at or now
+
+        due.sort(key=lambda n: (lane(n), in_lane(n)))
+        bulk_room = limit if bulk_limit is None else max(0, min(limit, bulk_limit))
+        due = [n for n in due if lane(n) != 3] + [n for n in due if lane(n) == 3][:bulk_room]
         claimed = []
         for stored in sorted(due[:limit], key=lambda n: (n.priority.rank, n.next_attempt_at or now)):
             stored.status = NotificationStatus.SENDING
@@ -322,28 +335,42 @@ class InMemoryDeliveryQueue:
 
     def reschedule(self, notification: Notification, owner: str) -> bool:
         notification.status = NotificationStatus.QUEUED
-        return self._end_lease(notification, owner)
+        return self._end_passes([(notification, owner)])[0]
 
     def complete(self, notification: Notification, owner: str) -> bool:
-        return self._end_lease(notification, owner)
+        return self._end_passes([(notification, owner)])[0]
 
     def end_passes(self, passes: Sequence[tuple[Notification, str]]) -> list[bool]:
-        return [self._end_lease(notification, owner) for notification, owner in passes]
+        return self._end_passes(passes)
 
-    def _end_lease(self, notification: Notification, owner: str) -> bool:
-        for attempt in notification.unsaved_attempts:
-            self._notifications.add_attempt(notification.id, attempt)
-        notification.unsaved_attempts.clear()
-        callback, notification.unsaved_callback = notification.unsaved_callback, None
-        lease = self._leases.get(notification.id)
-        if lease is None or lease[0] != owner:
-            return False
-        if callback is not None:
-            self.callbacks.append((notification.id, callback))
-        notification.updated_at = self._now()
-        self._notifications.update(notification)
-        del self._leases[notification.id]
-        return True
+    def _end_passes(self, passes: Sequence[tuple[Notification, str]]) -> list[bool]:
+        """As one transaction: a pass the store refuses fails the batch before anything is written,
+        and the passes keep their unsaved attempts and callbacks for another try."""
+        now = self._now()
+        held = [self._holds(notification.id, owner) for notification, owner in passes]
+        for (notification, _), holds in zip(passes, held, strict=True):
+            if notification.unsaved_attempts and notification.id not in self._notifications._notifications:
+                raise NotFound("delivery attempt refers to a record that does not exist")
+            if holds:
+                self._notifications._check_contact(notification.contact_id)
+        for (notification, _), holds in zip(passes, held, strict=True):
+            notification.updated_at = now
+            for attempt in notification.unsaved_attempts:
+                # A copy, as the SQL queue writes a row: the pass's own attempt keeps its fields.
+                self._notifications.add_attempt(notification.id, replace(attempt, created_at=attempt.created_at or now))
+            if holds:
+                if notification.unsaved_callback is not None:
+                    self.callbacks.append((notification.id, notification.unsaved_callback))
+                self._notifications.update(notification)
+                del self._leases[notification.id]
+        for notification, _ in passes:
+            notification.unsaved_attempts.clear()
+            notification.unsaved_callback = None
+        return held
+
+    def _holds(self, notification_id: str, owner: str) -> bool:
+        lease = self._leases.get(notification_id)
+        return lease is not None and lease[0] == owner
 
     def forget_idempotency_keys(self, older_than: datetime) -> int:
         forgotten = [key for key, (notification_id, _) in self._keys.items()
@@ -375,7 +402,7 @@ class InMemoryDeliveryQueue:
             return None
         stored = self._notifications._notifications[notification_id]
         if stored.status in status.moved_from_by_receipt():
-            stored.status = status
+            stored.status, stored.updated_at = status, self._now()
         return self._notifications.get(notification_id)
 
     def record_undelivered(self, channel: Channel, provider_message_id: str, error: str,
@@ -386,9 +413,11 @@ class InMemoryDeliveryQueue:
         stored = self._notifications._notifications[notification_id]
         if stored.status is not NotificationStatus.SENT:
             return None
-        stored.status, stored.result = NotificationStatus.FAILED, result
+        now = self._now()
+        stored.status, stored.result, stored.updated_at = NotificationStatus.FAILED, result, now
         self._notifications.add_attempt(notification_id, DeliveryAttempt(
-            channel, AttemptOutcome.PERMANENT_FAILURE, error=error, provider_message_id=provider_message_id))
+            channel, AttemptOutcome.PERMANENT_FAILURE, error=error, provider_message_id=provider_message_id,
+            created_at=now))
         return self._notifications.get(notification_id)
 
     def _sent_as(self, channel: Channel, provider_message_id: str) -> str | None:

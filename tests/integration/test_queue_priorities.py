@@ -4,29 +4,12 @@ then leases run out, then normal, then bulk, with bulk held to its own limit."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
-from sqlalchemy.engine import Engine
-
-from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.domain.model import Notification, Priority
 from omnibot.ports import DeliveryQueue
-from tests.fakes import InMemoryDeliveryQueue, InMemoryNotificationRepository, ManualClock
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime.now(UTC))
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def queue(request: pytest.FixtureRequest, clock: ManualClock) -> DeliveryQueue:
-    if request.param == "memory":
-        return InMemoryDeliveryQueue(InMemoryNotificationRepository(clock.now), clock.now)
-    engine: Engine = request.getfixturevalue(
-        "migrated_postgres_engine" if request.param == "postgres" else "sqlite_engine")
-    return SqlDeliveryQueue(engine, clock.now)
+from tests.conftest import QueueOverStore
+from tests.fakes import ManualClock
 
 
 def enqueue(queue: DeliveryQueue, clock: ManualClock, priority: Priority, order: str) -> str:
@@ -37,8 +20,8 @@ def enqueue(queue: DeliveryQueue, clock: ManualClock, priority: Priority, order:
     return order
 
 
-def test_high_comes_first_then_normal_then_bulk_each_in_its_due_order(queue: DeliveryQueue,
-                                                                       clock: ManualClock) -> None:
+def test_high_comes_first_then_normal_then_bulk_each_in_its_due_order(delivery_queue: QueueOverStore) -> None:
+    queue, clock = delivery_queue.queue, delivery_queue.clock
     for n in range(3):
         enqueue(queue, clock, Priority.BULK, f"bulk-{n}")
     enqueue(queue, clock, Priority.NORMAL, "normal-0")
@@ -51,7 +34,8 @@ def test_high_comes_first_then_normal_then_bulk_each_in_its_due_order(queue: Del
     assert [n.order_id for n in queue.claim("w2", 5, lease_seconds=60)] == ["bulk-1", "bulk-2"]
 
 
-def test_a_lease_run_out_comes_before_normal_ones_but_after_high(queue: DeliveryQueue, clock: ManualClock) -> None:
+def test_a_lease_run_out_comes_before_normal_ones_but_after_high(delivery_queue: QueueOverStore) -> None:
+    queue, clock = delivery_queue.queue, delivery_queue.clock
     enqueue(queue, clock, Priority.BULK, "abandoned")
     [abandoned] = queue.claim("dead-worker", 1, lease_seconds=10)
     clock.advance(11)
@@ -63,18 +47,21 @@ def test_a_lease_run_out_comes_before_normal_ones_but_after_high(queue: Delivery
     assert abandoned.order_id == "abandoned"
 
 
-def test_bulk_is_held_to_its_own_limit_while_the_rest_fill_the_batch(queue: DeliveryQueue,
-                                                                     clock: ManualClock) -> None:
+def test_bulk_is_held_to_its_own_limit_while_the_rest_fill_the_batch(delivery_queue: QueueOverStore) -> None:
+    queue, clock = delivery_queue.queue, delivery_queue.clock
     for n in range(5):
         enqueue(queue, clock, Priority.BULK, f"bulk-{n}")
     enqueue(queue, clock, Priority.NORMAL, "normal")
     assert [n.order_id for n in queue.claim("w1", 10, lease_seconds=60, bulk_limit=2)] == \
         ["normal", "bulk-0", "bulk-1"]
     assert queue.claim("w1", 10, lease_seconds=60, bulk_limit=0) == []
-    assert [n.order_id for n in queue.claim("w1", 10, lease_seconds=60)] == ["bulk-2", "bulk-3", "bulk-4"]
+    assert queue.claim("w1", 10, lease_seconds=60, bulk_limit=-1) == []  # no room is no room
+    assert [n.order_id for n in queue.claim("w1", 1, lease_seconds=60, bulk_limit=5)] == ["bulk-2"]
+    assert [n.order_id for n in queue.claim("w1", 10, lease_seconds=60)] == ["bulk-3", "bulk-4"]
 
 
-def test_a_bulk_notification_not_yet_due_is_not_claimed(queue: DeliveryQueue, clock: ManualClock) -> None:
+def test_a_bulk_notification_not_yet_due_is_not_claimed(delivery_queue: QueueOverStore) -> None:
+    queue, clock = delivery_queue.queue, delivery_queue.clock
     later = Notification(id=str(uuid.uuid4()), phone="+380501234567", order_id="later", items=[],
                          priority=Priority.BULK, next_attempt_at=clock.now() + timedelta(minutes=5))
     queue.enqueue(later)
