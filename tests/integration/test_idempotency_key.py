@@ -55,7 +55,7 @@ def test_a_visible_ascii_key_is_taken_and_replayed(client: FlaskClient, key: str
 @pytest.mark.parametrize("key", ["clé", CYRILLIC, CYRILLIC_ON_THE_WIRE, "k" * 256, " order-1", "order-1 ",
                                  "order-ORD-1234-ready", "a", "k" * 255, "shop 7: order #12 {ready}/~"])
 def test_the_documented_pattern_takes_the_keys_the_server_takes(client: FlaskClient, key: str) -> None:
-    parameters = document()["paths"]["/v1/notifications"]["post"]["parameters"]
+    parameters = document(client.application)["paths"]["/v1/notifications"]["post"]["parameters"]
     schema = next(p["schema"] for p in parameters if p["name"] == "Idempotency-Key")
 
     status, _ = create(client, key)

@@ -20,6 +20,19 @@ from omnibot.domain.model import Channel, Notification, Price
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http import json_text
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
+from omnibot.entrypoints.http.openapi import Operation, Param, Reply, documented
+from omnibot.entrypoints.http.operations import (
+    API_KEY,
+    BAD_REQUEST,
+    CONFLICT,
+    DATABASE_UNAVAILABLE,
+    LOCATION,
+    NOTIFICATIONS,
+    REQUEST_ID,
+    TOO_LARGE,
+    UNAUTHORIZED,
+)
+from omnibot.entrypoints.http.responses import ErrorBody, TriggerResult
 from omnibot.entrypoints.http.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     AttemptView,
@@ -40,6 +53,14 @@ def blueprint(services: Services) -> Blueprint:
     api.before_request(require_api_key(services.settings.api_keys()))
 
     @api.post("/trigger-notification")
+    @documented(Operation(
+        "Send a notification now (the seed's contract)", TriggerRequest,
+        {200: Reply("What happened; always 200, even when nobody was reached.", TriggerResult),
+         400: BAD_REQUEST, 401: UNAUTHORIZED, 409: CONFLICT, 413: TOO_LARGE, 503: DATABASE_UNAVAILABLE},
+        API_KEY, (REQUEST_ID,), tag=NOTIFICATIONS, operation_id="triggerNotification",
+        examples={"order_ready": {"phone": "+380501234567", "order_id": "ORD-1234", "items": ["Laptop", "Mouse"]}},
+        description="Tries Telegram, then Viber, while the caller waits. Extra keys in the body are ignored.",
+    ))
     def trigger_notification() -> Response:
         body = parse_body(TriggerRequest)
         phone = parse_phone(body.phone, region)
@@ -47,6 +68,30 @@ def blueprint(services: Services) -> Blueprint:
         return jsonify({"status": notification.result, "notification_id": notification.id})
 
     @api.post("/v1/notifications")
+    @documented(Operation(
+        "Queue a notification", NotificationCreate,
+        {200: Reply("The same `Idempotency-Key` and body were seen before: the same notification, nothing "
+                    "sent twice.", NotificationView,
+                    (LOCATION, Param("Idempotent-Replayed", "`true`.", required=True,
+                                     schema={"type": "string", "enum": ["true"]}))),
+         202: Reply("Committed; the workers deliver it.", NotificationView, (LOCATION,)),
+         400: BAD_REQUEST, 401: UNAUTHORIZED, 409: CONFLICT, 413: TOO_LARGE,
+         422: Reply("This `Idempotency-Key` came with a different body (`idempotency_key_reused`).", ErrorBody),
+         503: DATABASE_UNAVAILABLE},
+        API_KEY,
+        (Param("Idempotency-Key", "Makes a retry safe: the same key and body answer the same notification. "
+               "1-255 visible ASCII characters, spaces only between them; else `400 invalid_header`.",
+               schema={"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
+               example="order-ORD-1234-ready"), REQUEST_ID),
+        tag=NOTIFICATIONS, operation_id="createNotification",
+        examples={
+            "order_ready": {"phone": "+380501234567", "order_id": "ORD-1234", "event": "order_ready",
+                            "items": ["Laptop"]},
+            "text": {"order_id": "ORD-1234", "event": "text", "text": "Your parcel is on its way.",
+                     "channels": ["viber", "telegram"], "callback_url": "https://shop.example.com/omnibot/status"},
+        },
+        description="`phone` and/or `order_id` name the customer. Answered once the notification is committed.",
+    ))
     def create_notification() -> tuple[Response, int, dict[str, str]]:
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
@@ -71,6 +116,13 @@ def blueprint(services: Services) -> Blueprint:
         return jsonify(view(notification)), 202 if created else 200, headers
 
     @api.get("/v1/notifications/<notification_id>")
+    @documented(Operation(
+        "A notification's status and delivery attempts", None,
+        {200: Reply("The notification.", NotificationView), 401: UNAUTHORIZED,
+         404: Reply("No notification with this id (`not_found`).", ErrorBody), 503: DATABASE_UNAVAILABLE},
+        API_KEY, (Param("notification_id", "As answered when it was created.", location="path"), REQUEST_ID),
+        tag=NOTIFICATIONS, operation_id="getNotification",
+    ))
     def get_notification(notification_id: str) -> Response:
         notification = services.notifications.get(notification_id) if is_notification_id(notification_id) else None
         if notification is None:

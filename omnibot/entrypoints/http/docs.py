@@ -10,11 +10,11 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template_string
+from flask import Blueprint, Response, current_app, jsonify, render_template_string
 from markupsafe import Markup, escape
 
-from omnibot.entrypoints.http.openapi import Json
-from omnibot.entrypoints.http.operations import document
+from omnibot.entrypoints.http.openapi import Json, Operation, Reply, documented
+from omnibot.entrypoints.http.operations import DOCS, document
 
 _SCHEMA_PREFIX = "#/components/schemas/"
 _CONSTRAINTS = {
@@ -28,12 +28,16 @@ def blueprint() -> Blueprint:
     docs = Blueprint("docs", __name__)
 
     @docs.get("/openapi.json")
+    @documented(Operation("This OpenAPI 3.1 document", None, {200: Reply("The document.", schema={"type": "object"})},
+                          None, tag=DOCS, operation_id="openapi"))
     def openapi_json() -> Response:
-        return jsonify(document())
+        return jsonify(document(current_app))
 
     @docs.get("/docs")
+    @documented(Operation("This document as an HTML page", None, {200: Reply("The page.", media_type="text/html")},
+                          None, tag=DOCS, operation_id="docs"))
     def docs_page() -> str:
-        return render_page(document())
+        return render_page(document(current_app))
 
     return docs
 

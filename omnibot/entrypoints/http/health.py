@@ -8,6 +8,9 @@ from flask import Blueprint, Response, jsonify
 
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import StoreError
+from omnibot.entrypoints.http.openapi import Operation, Reply, documented
+from omnibot.entrypoints.http.operations import PROBES
+from omnibot.entrypoints.http.responses import Liveness, Readiness
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +19,17 @@ def blueprint(services: Services) -> Blueprint:
     health = Blueprint("health", __name__)
 
     @health.get("/healthz")
+    @documented(Operation("Liveness: the process answers", None, {200: Reply("Alive.", Liveness)}, None,
+                          tag=PROBES, operation_id="healthz"))
     def healthz() -> Response:
         return jsonify({"status": "ok"})
 
     @health.get("/readyz")
+    @documented(Operation(
+        "Readiness: database reachable and schema current", None,
+        {200: Reply("Ready.", Readiness), 503: Reply("Not ready; `database` says why.", Readiness)}, None,
+        tag=PROBES, operation_id="readyz",
+    ))
     def readyz() -> Response | tuple[Response, int]:
         try:
             current = services.schema_is_current()

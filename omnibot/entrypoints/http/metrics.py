@@ -6,6 +6,8 @@ from flask import Blueprint, Response, request
 from prometheus_client.exposition import choose_encoder
 
 from omnibot import bootstrap
+from omnibot.entrypoints.http.openapi import Operation, Reply, documented
+from omnibot.entrypoints.http.operations import PROBES
 
 
 def blueprint(services: bootstrap.Services) -> Blueprint:
@@ -13,6 +15,11 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
     registry = bootstrap.metrics_registry(services)
 
     @metrics.get("/metrics")
+    @documented(Operation(
+        "Prometheus metrics (README, \"Operating omnibot\")", None,
+        {200: Reply("The metrics in Prometheus's text format.", media_type="text/plain")}, None,
+        tag=PROBES, operation_id="metrics",
+    ))
     def scrape() -> Response:
         # Prometheus's text format unless the scraper asks for OpenMetrics.
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))

@@ -1,17 +1,19 @@
-"""An OpenAPI 3.1 document generated from a route table and the pydantic models that validate requests.
+"""An OpenAPI 3.1 document generated from a Flask app's routes and the pydantic models that validate requests.
 
-The table (``operations.OPERATIONS``) names, for every route, the model its body is validated
-with and the models of its answers; the JSON schemas come from those models, so the document and
-the validation cannot drift apart. A test compares the table with the Flask app's ``url_map``.
+Each view carries its own declaration (``@documented(Operation(...))``): the models its body is
+validated with and the models of its answers. The document walks the app's ``url_map``, so a
+route's method and path are written once, in its Flask rule; the JSON schemas come from the
+models, so the document and the validation cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
@@ -19,6 +21,10 @@ OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
 _FLASK_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _PATH_VARIABLE = re.compile(r"{([^{}]+)}")
+_IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask answers them for every rule
+_DECLARATION = "__openapi_operation__"
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 Json = dict[str, Any]
 
@@ -49,8 +55,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class Operation:
-    method: str
-    path: str  # OpenAPI style: /v1/notifications/{notification_id}
+    """What a view declares about itself; its method and path come from its Flask rule."""
+
     summary: str
     body_model: type[BaseModel] | None
     responses: Mapping[int, Reply]
@@ -61,9 +67,44 @@ class Operation:
     operation_id: str = ""
     examples: Mapping[str, Json] = field(default_factory=dict)  # request bodies, by name
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.method.upper(), self.path
+
+@dataclass(frozen=True)
+class Route:
+    """A declared operation where the app serves it."""
+
+    method: str
+    path: str  # OpenAPI style: /v1/notifications/{notification_id}
+    operation: Operation
+
+
+def documented(operation: Operation) -> Callable[[View], View]:
+    """Attaches ``operation`` to a view, which is returned unchanged (and still registered as it is)."""
+
+    def declare(view: View) -> View:
+        setattr(view, _DECLARATION, operation)
+        return view
+
+    return declare
+
+
+def declaration(view: Callable[..., Any]) -> Operation | None:
+    """The operation a view declares with ``@documented``, or None for a view left out of the document."""
+    operation = getattr(view, _DECLARATION, None)
+    return operation if isinstance(operation, Operation) else None
+
+
+def routes(app: Flask) -> list[Route]:
+    """Every declared operation of ``app``, in the order of its ``url_map``; undeclared views are skipped."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        operation = declaration(app.view_functions[rule.endpoint])
+        if operation is None:
+            continue
+        path = openapi_path(rule.rule)
+        # A set: sorted, so a view serving several methods is documented in the same order every time.
+        for method in sorted((rule.methods or set()) - _IMPLICIT_METHODS):
+            found.append(Route(method, path, operation))
+    return found
 
 
 def openapi_path(flask_rule: str) -> str:
@@ -72,23 +113,26 @@ def openapi_path(flask_rule: str) -> str:
 
 
 def build_document(
-    operations: Sequence[Operation], *, info: Json, security_schemes: Mapping[str, Json],
+    app: Flask, *, info: Json, security_schemes: Mapping[str, Json],
     tags: Sequence[Json] = (), unattached: Sequence[Reply] = (),
 ) -> Json:
-    """The OpenAPI 3.1 document of ``operations``; raises ValueError on an inconsistent table.
+    """The OpenAPI 3.1 document of ``app``'s declared routes; raises ValueError on inconsistent declarations.
 
-    ``unattached`` are shared replies of no operation (404 of an unknown route, 405 of a wrong
-    method): they are documented under components/responses.
+    Operations are listed by tag, in the order of ``tags``, then in the order the app registered
+    them. ``unattached`` are shared replies of no operation (404 of an unknown route, 405 of a
+    wrong method): they are documented under components/responses.
     """
-    _check(operations, security_schemes)
-    refs, schemas = _model_schemas(operations, unattached)
+    order = {tag["name"]: position for position, tag in enumerate(tags)}
+    declared = sorted(routes(app), key=lambda route: order.get(route.operation.tag, len(order)))
+    _check(declared, security_schemes)
+    refs, schemas = _model_schemas([route.operation for route in declared], unattached)
     shared: dict[str, Json] = {}
     for reply in unattached:
         _reply(reply, refs, shared)
     paths: dict[str, Json] = {}
-    for operation in operations:
-        item = paths.setdefault(operation.path, {})
-        item[operation.method.lower()] = _operation(operation, refs, shared)
+    for route in declared:
+        item = paths.setdefault(route.path, {})
+        item[route.method.lower()] = _operation(route, refs, shared)
     return {
         "openapi": OPENAPI_VERSION,
         "info": dict(info),
@@ -102,22 +146,27 @@ def build_document(
     }
 
 
-def _check(operations: Sequence[Operation], security_schemes: Mapping[str, Json]) -> None:
+def _check(declared: Sequence[Route], security_schemes: Mapping[str, Json]) -> None:
     seen: set[tuple[str, str]] = set()
-    for operation in operations:
-        if operation.key in seen:
-            raise ValueError(f"{operation.method} {operation.path} is in the table twice")
-        seen.add(operation.key)
+    ids: set[str] = set()
+    for route in declared:
+        operation, name = route.operation, f"{route.method} {route.path}"
+        if (route.method, route.path) in seen:
+            raise ValueError(f"{name} is declared twice")
+        seen.add((route.method, route.path))
+        # One declaration on a view serving several methods would give them all its operationId.
+        if (operation_id := _operation_id(route)) in ids:
+            raise ValueError(f"{name}: operationId {operation_id!r} is taken")
+        ids.add(operation_id)
         if operation.auth is not None and operation.auth not in security_schemes:
-            raise ValueError(f"{operation.method} {operation.path}: no security scheme {operation.auth!r}")
-        declared = {p.name for p in operation.params if p.location == "path"}
-        if declared != set(_PATH_VARIABLE.findall(operation.path)):
-            raise ValueError(f"{operation.method} {operation.path}: path parameters {sorted(declared)} "
-                             "do not match the path")
+            raise ValueError(f"{name}: no security scheme {operation.auth!r}")
+        params = {p.name for p in operation.params if p.location == "path"}
+        if params != set(_PATH_VARIABLE.findall(route.path)):
+            raise ValueError(f"{name}: path parameters {sorted(params)} do not match the path")
 
 
 def _model_schemas(
-    operations: Sequence[Operation], unattached: Iterable[Reply]
+    operations: Iterable[Operation], unattached: Iterable[Reply]
 ) -> tuple[dict[tuple[type[BaseModel], str], Json], Json]:
     """Every model's JSON schema, with the ``$defs`` of all of them as components/schemas."""
     wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
@@ -133,10 +182,9 @@ def _model_schemas(
     return {key: refs[key] for key in wanted}, definitions.get("$defs", {})
 
 
-def _operation(operation: Operation, refs: Mapping[tuple[type[BaseModel], str], Json],
-               shared: dict[str, Json]) -> Json:
-    document: Json = {"operationId": operation.operation_id or _default_id(operation),
-                      "summary": operation.summary}
+def _operation(route: Route, refs: Mapping[tuple[type[BaseModel], str], Json], shared: dict[str, Json]) -> Json:
+    operation = route.operation
+    document: Json = {"operationId": _operation_id(route), "summary": operation.summary}
     if operation.description:
         document["description"] = operation.description
     if operation.tag:
@@ -179,6 +227,8 @@ def _reply(reply: Reply, refs: Mapping[tuple[type[BaseModel], str], Json], share
     return {"$ref": f"#/components/responses/{reply.ref}"}
 
 
-def _default_id(operation: Operation) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", operation.path)
-    return operation.method.lower() + "".join(word.capitalize() for word in words)
+def _operation_id(route: Route) -> str:
+    if route.operation.operation_id:
+        return route.operation.operation_id
+    words = re.findall(r"[A-Za-z0-9]+", route.path)
+    return route.method.lower() + "".join(word.capitalize() for word in words)

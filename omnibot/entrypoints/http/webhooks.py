@@ -17,6 +17,16 @@ from omnibot.domain.model import Channel, ChannelState, NotificationStatus
 from omnibot.entrypoints.http import json_text, webhook_kinds
 from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
+from omnibot.entrypoints.http.openapi import Operation, Param, Reply, documented
+from omnibot.entrypoints.http.operations import (
+    CHANNEL_DISABLED,
+    CONFLICT,
+    DATABASE_UNAVAILABLE,
+    TELEGRAM_SECRET,
+    TOO_LARGE,
+    WEBHOOKS,
+)
+from omnibot.entrypoints.http.responses import ErrorBody, TelegramAnswer, ViberAnswer
 from omnibot.ports import WebhookEndpoint
 from omnibot.services.inbound import (
     Event,
@@ -55,6 +65,20 @@ def blueprint(services: Services) -> Blueprint:
         return endpoint
 
     @hooks.post("/webhook/telegram")
+    @documented(Operation(
+        "Telegram updates", TelegramUpdate,
+        {200: Reply("Handled, or a repeat of an update already handled (answered alike): the reply to the "
+                    "customer as a `sendMessage` call Telegram makes for the bot, or `{\"ok\": true}`.",
+                    TelegramAnswer),
+         400: Reply("Not a JSON update (`malformed_json`, `missing_field`, `invalid_field`).", ErrorBody),
+         401: Reply("Missing or wrong `X-Telegram-Bot-Api-Secret-Token` (`unauthorized`).", ErrorBody),
+         404: CHANNEL_DISABLED, 409: CONFLICT, 413: TOO_LARGE, 503: DATABASE_UNAVAILABLE},
+        TELEGRAM_SECRET, tag=WEBHOOKS, operation_id="telegramWebhook",
+        examples={"start": {"update_id": 1, "message": {
+            "message_id": 1, "from": {"id": 42, "is_bot": False, "first_name": "Olena"},
+            "chat": {"id": 42, "type": "private"}, "text": "/start ORD-1234"}}},
+        description="Registered with Telegram by `omnibot set-webhooks`. Unknown fields are ignored.",
+    ))
     def telegram() -> Response:
         endpoint = authentic(Channel.TELEGRAM)
         update = _parse(TelegramUpdate)
@@ -68,6 +92,20 @@ def blueprint(services: Services) -> Blueprint:
         return jsonify(endpoint.answer(reply))
 
     @hooks.post("/webhook/viber")
+    @documented(Operation(
+        "Viber callbacks", ViberCallback,
+        {200: Reply("Handled; on `conversation_started`, the welcome message.", ViberAnswer),
+         400: Reply("Not a JSON callback (`malformed_json`, `missing_field`, `invalid_field`).", ErrorBody),
+         403: Reply("`X-Viber-Content-Signature` does not match the body (`bad_signature`).", ErrorBody),
+         404: CHANNEL_DISABLED, 409: CONFLICT, 413: TOO_LARGE, 503: DATABASE_UNAVAILABLE},
+        None,
+        (Param("X-Viber-Content-Signature", "Hex HMAC-SHA256 of the raw body keyed with `VIBER_AUTH_TOKEN`; "
+               "checked before anything is read.", required=True),),
+        tag=WEBHOOKS, operation_id="viberWebhook",
+        examples={"conversation_started": {"event": "conversation_started", "context": "ORD-1234",
+                                           "user": {"id": "01234567890A=", "name": "Olena"}}},
+        description="Registered with Viber by `omnibot set-webhooks`. Unknown fields are ignored.",
+    ))
     def viber() -> Response:
         endpoint = authentic(Channel.VIBER)
         callback = _parse(ViberCallback)
