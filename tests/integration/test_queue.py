@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
@@ -30,11 +29,6 @@ from omnibot.domain.model import (
 )
 from tests.conftest import QueueOverStore
 from tests.fakes import ManualClock
-
-# What ending a pass that names a contact no longer there raises: the domain's NotFound in memory,
-# SQLAlchemy's IntegrityError from SqlDeliveryQueue.end_passes (which, unlike enqueue, does not
-# translate it). Either way the whole batch is refused.
-REFUSED_PASS = (NotFound, IntegrityError)
 
 
 def new(order: str = "ORD-1") -> Notification:
@@ -341,7 +335,7 @@ def test_a_batch_with_a_pass_the_store_refuses_writes_nothing(delivery_queue: Qu
     good.unsaved_attempts.append(attempt)
     good.unsaved_callback = StatusCallback("https://shop.example/hook", '{"status": "sent"}')
     refused.contact_id = 404  # a contact erased while the pass ran
-    with pytest.raises(REFUSED_PASS):
+    with pytest.raises(NotFound):
         queue.end_passes([(good, "w1"), (refused, "w1")])
     after = stored(delivery_queue, good.id)
     assert (after.status, after.attempts, delivery_queue.callbacks()) == (NotificationStatus.SENDING, [], [])

@@ -135,20 +135,23 @@ class SqlDeliveryQueue:
         attempts = [{"notification_id": notification.id, **rows.attempt_values(attempt),
                      "created_at": attempt.created_at or now}
                     for notification, _ in passes for attempt in notification.unsaved_attempts]
-        with self._engine.begin() as connection:
-            if self._postgres:
-                held = _end_passes_postgres(connection, passes, attempts)
-            else:
-                if attempts:
-                    connection.execute(delivery_attempts.insert(), attempts)
-                held = _end_leases(connection, passes)
-            callbacks = [{"notification_id": notification.id, "url": notification.unsaved_callback.url,
-                          "body": notification.unsaved_callback.body, "attempts": 0, "next_attempt_at": now,
-                          "created_at": now}
-                         for notification, _ in passes
-                         if notification.id in held and notification.unsaved_callback is not None]
-            if callbacks:
-                connection.execute(status_callbacks.insert(), callbacks)
+        try:
+            with self._engine.begin() as connection:
+                if self._postgres:
+                    held = _end_passes_postgres(connection, passes, attempts)
+                else:
+                    if attempts:
+                        connection.execute(delivery_attempts.insert(), attempts)
+                    held = _end_leases(connection, passes)
+                callbacks = [{"notification_id": notification.id, "url": notification.unsaved_callback.url,
+                              "body": notification.unsaved_callback.body, "attempts": 0, "next_attempt_at": now,
+                              "created_at": now}
+                             for notification, _ in passes
+                             if notification.id in held and notification.unsaved_callback is not None]
+                if callbacks:
+                    connection.execute(status_callbacks.insert(), callbacks)
+        except IntegrityError as exc:  # a pass naming a contact erased meanwhile: the batch is refused whole
+            raise translate(exc, "notification") from exc
         for notification, _ in passes:
             notification.unsaved_attempts.clear()
             notification.unsaved_callback = None
