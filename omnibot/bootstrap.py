@@ -7,10 +7,11 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -20,7 +21,7 @@ from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db import migrate, usage
-from omnibot.adapters.db.admin_queries import AdminQueries
+from omnibot.adapters.db.admin_queries import SqlDashboardQueries
 from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
 from omnibot.adapters.db.engine import WORKER_STORE_THREADS as WORKER_STORE_THREADS
 from omnibot.adapters.db.engine import database_url, make_engine, pool_limits
@@ -41,7 +42,25 @@ from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
 from omnibot.domain.errors import StoreError
 from omnibot.domain.model import Channel, Price
 from omnibot.domain.retry import RetryPolicy
-from omnibot.ports import Limit, MessengerGateway, RateLimiter, WebhookEndpoint
+from omnibot.ports import (
+    CallbackOutbox,
+    Clock,
+    ContactRepository,
+    DashboardQueries,
+    DeliveryQueue,
+    InboundStore,
+    Limit,
+    LinkTokenRepository,
+    MessengerGateway,
+    NotificationRepository,
+    OperatorSignOuts,
+    RateLimiter,
+    ReplyOutbox,
+    UpdateLog,
+    ViberLedger,
+    Wakeup,
+    WebhookEndpoint,
+)
 from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.inbound import Inbound
@@ -54,54 +73,82 @@ from omnibot.services.sign_in_throttle import SignInThrottle
 from omnibot.settings import Settings
 
 
+class StoreUpkeep(Protocol):
+    """What only the composition root asks of the store: its schema, the counts behind ``/metrics``,
+    the retention chore, closing it."""
+
+    def schema_is_current(self) -> bool:
+        """Whether the store has the schema this omnibot expects; ``StoreError`` when it does not answer."""
+        ...
+
+    def sent_since(self, channel: Channel, since: datetime) -> int: ...
+
+    def billed_since(self, since: datetime) -> dict[tuple[Channel, str], Decimal]: ...
+
+    def purge(self, older_than: datetime) -> None:
+        """Delete the notifications that finished before ``older_than``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Store:
+    """Where a process keeps its state, one object a port: the database's adapters in production
+    (``sql_store``), in-memory fakes in tests (``build(settings, store=...)``)."""
+
+    queue: DeliveryQueue  # the notifications: the one writer of their table, attempts and receipts included
+    notifications: NotificationRepository  # the same table's read side (the status API, erasure)
+    contacts: ContactRepository
+    tokens: LinkTokenRepository
+    updates: UpdateLog
+    inbound: InboundStore
+    callback_outbox: CallbackOutbox
+    reply_outbox: ReplyOutbox
+    viber_ledger: ViberLedger  # the month's free-quota and billable Viber messages
+    operator_sign_outs: OperatorSignOuts  # the dashboard's sign-outs, shared by every process
+    dashboard: DashboardQueries  # the dashboard's read models
+    wakeup: Wakeup
+    upkeep: StoreUpkeep
+    embedded: bool  # one process owns the store and runs the worker inside the API (SQLite)
+
+
 @dataclass
 class Services:
     """Everything the entrypoints need, built once per process."""
 
     settings: Settings
-    engine: Engine
-    queue: GroupCommitQueue
-    notifications: SqlNotificationRepository
+    store: Store
     delivery: DeliveryEngine
     notifier: Notifier
     inbound: Inbound  # webhook updates
-    webhooks: dict[Channel, WebhookEndpoint]  # the configured messengers' sides of the webhooks
+    webhooks: Mapping[Channel, WebhookEndpoint]  # the configured messengers' sides of the webhooks
     replies: ReplySender  # the bot's queued replies, sent by the workers
-    reply_outbox: SqlReplyOutbox
     replies_waiting: threading.Event  # set when this process queued a reply (the embedded worker sends it at once)
-    telegram: TelegramGateway | None
-    viber: ViberGateway | None
     limiter: RateLimiter
+    limits: RateLimits
     callbacks: StatusCallbacks
-    contacts: SqlContactRepository
     links: LinkIssuer
-    tokens: SqlLinkTokenRepository
-    updates: SqlUpdateLog
     records: CustomerRecords
-    wakeup: LocalWakeup | PostgresWakeup
-    http: PerThreadClient
+    clock: Clock
+    telemetry: PrometheusTelemetry  # the Telemetry port, and the counters /metrics answers with
     async_http: AsyncHttp  # the delivery worker's sends, on its event loop
-    telemetry: PrometheusTelemetry
-    admin_queries: AdminQueries  # the dashboard's read models
-    operator_sign_outs: SqlOperatorSignOuts  # the dashboard's sign-outs, shared by every process
+    http: PerThreadClient  # the synchronous sends: the trigger, replies, status callbacks
     sign_in_throttle: SignInThrottle  # the dashboard's password guessers, per client address, this process only
-    viber_ledger: SqlViberLedger  # the month's free-quota and billable Viber messages
 
     @property
     def embedded(self) -> bool:
         """SQLite: one process does everything, the worker runs inside the API."""
-        return self.engine.dialect.name == "sqlite"
+        return self.store.embedded
 
     def schema_is_current(self) -> bool:
         """Whether the database answers with the schema this omnibot expects; ``StoreError`` when
         it does not answer."""
-        return migrate.is_current(self.engine)
+        return self.store.upkeep.schema_is_current()
 
     def close(self) -> None:
-        self.queue.close()
+        self.store.upkeep.close()
         self.http.close()
-        self.wakeup.close()
-        self.engine.dispose()
 
 
 def worker_name(role: str = "worker") -> str:
@@ -220,26 +267,72 @@ def _token_key(prefix: str, token: str | None) -> str:
     return f"{prefix}:{hashlib.sha256((token or '').encode()).hexdigest()[:16]}"
 
 
-def build(settings: Settings, *, role: str = "api") -> Services:
+class _SqlUpkeep:
+    def __init__(self, engine: Engine, queue: GroupCommitQueue, wakeup: LocalWakeup | PostgresWakeup) -> None:
+        self._engine = engine
+        self._queue = queue
+        self._wakeup = wakeup
+
+    def schema_is_current(self) -> bool:
+        return migrate.is_current(self._engine)
+
+    def sent_since(self, channel: Channel, since: datetime) -> int:
+        return usage.sent_since(self._engine, channel, since)
+
+    def billed_since(self, since: datetime) -> dict[tuple[Channel, str], Decimal]:
+        return usage.billed_since(self._engine, since)
+
+    def purge(self, older_than: datetime) -> None:
+        SqlRetention(self._engine).purge(older_than)
+
+    def close(self) -> None:
+        self._queue.close()
+        self._wakeup.close()
+        self._engine.dispose()
+
+
+def sql_store(settings: Settings, role: str, clock: Clock) -> Store:
+    """The store on ``DATABASE_URL``, its pool sized for ``role``."""
     url = database_url(settings.database_url)
     pool_size, max_overflow = pool_limits(role, embedded_worker=url.startswith("sqlite"))
     engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
-    clock = SystemClock()
-    contacts = SqlContactRepository(engine, now=clock.now)
     wakeup: LocalWakeup | PostgresWakeup
     if engine.dialect.name == "postgresql":
         wakeup = PostgresWakeup(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
     else:
         wakeup = LocalWakeup()
     queue = GroupCommitQueue(SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify))
+    return Store(
+        queue=queue,
+        notifications=SqlNotificationRepository(engine, now=clock.now),
+        contacts=SqlContactRepository(engine, now=clock.now),
+        tokens=SqlLinkTokenRepository(engine),
+        updates=SqlUpdateLog(engine, clock.now),
+        inbound=SqlInboundStore(engine, clock.now),
+        callback_outbox=SqlCallbackOutbox(engine, clock.now),
+        reply_outbox=SqlReplyOutbox(engine, clock.now),
+        viber_ledger=SqlViberLedger(engine, clock.now),
+        operator_sign_outs=SqlOperatorSignOuts(engine, clock.now),
+        dashboard=SqlDashboardQueries(engine),
+        wakeup=wakeup,
+        upkeep=_SqlUpkeep(engine, queue, wakeup),
+        embedded=engine.dialect.name == "sqlite",
+    )
+
+
+def build(settings: Settings, *, role: str = "api", store: Store | None = None,
+          gateways: Mapping[Channel, MessengerGateway] | None = None, clock: Clock | None = None) -> Services:
+    """Everything a process of ``role`` needs. Production passes settings alone; tests pass a
+    ``store`` of fakes, fake ``gateways`` (the messengers' senders; the webhooks' checks still come
+    from the settings) and a ``clock`` they move."""
+    clock = clock or SystemClock()
+    store = store or sql_store(settings, role, clock)
     http = PerThreadClient(httpx.Timeout(settings.http_timeout_seconds, connect=5.0))
     async_http = AsyncHttp(settings.http_timeout_seconds, max_connections=settings.worker_concurrency)
     telegram, viber = build_gateways(settings, http, async_http)
-    gateways: dict[Channel, MessengerGateway] = {}
-    if telegram:
-        gateways[Channel.TELEGRAM] = telegram
-    if viber:
-        gateways[Channel.VIBER] = viber
+    if gateways is None:
+        gateways = {channel: gateway for channel, gateway in ((Channel.TELEGRAM, telegram), (Channel.VIBER, viber))
+                    if gateway is not None}
     limiter = make_rate_limiter(settings.redis_url)
     policy = DeliveryPolicy(
         retry=RetryPolicy(base_seconds=settings.retry_base_seconds, max_attempts=settings.retry_max_attempts,
@@ -249,57 +342,43 @@ def build(settings: Settings, *, role: str = "api") -> Services:
         quiet_hours=settings.quiet_window(),
         viber_terms=settings.viber_terms(),
     )
-    notifications = SqlNotificationRepository(engine, now=clock.now)
     callbacks = StatusCallbacks(
-        SqlCallbackOutbox(engine, clock.now),
+        store.callback_outbox,
         HttpCallbackTransport(http, allow_private=settings.callback_allow_private), settings.callback_secret(), clock,
         default_url=None if settings.status_webhook_url is None else str(settings.status_webhook_url))
     messages = Messages(load_templates(settings.templates_dir), settings.default_language)
-    tokens = SqlLinkTokenRepository(engine)
-    links = LinkIssuer(tokens, clock, settings.link_key(), settings.telegram_bot_username, settings.viber_bot_uri,
-                       default_ttl=timedelta(hours=settings.link_ttl_hours))
+    links = LinkIssuer(store.tokens, clock, settings.link_key(), settings.telegram_bot_username,
+                       settings.viber_bot_uri, default_ttl=timedelta(hours=settings.link_ttl_hours))
     telemetry = PrometheusTelemetry()
     limits = rate_limits(settings)
-    viber_ledger = SqlViberLedger(engine, clock.now)
-    delivery = DeliveryEngine(contacts, tokens, messages, queue, gateways, limiter,
+    delivery = DeliveryEngine(store.contacts, store.tokens, messages, store.queue, gateways, limiter,
                               limits, clock, policy, status_callback=callbacks.callback_for,
                               trust_order_links=settings.trust_order_links, telemetry=telemetry,
-                              outage_errors=(StoreError,), ledger=viber_ledger)
+                              outage_errors=(StoreError,), ledger=store.viber_ledger)
     replies_waiting = threading.Event()
-    reply_outbox = SqlReplyOutbox(engine, clock.now)
-    inbound = Inbound(SqlInboundStore(engine, clock.now), links, messages, clock, settings.default_phone_region,
+    inbound = Inbound(store.inbound, links, messages, clock, settings.default_phone_region,
                       callbacks, telemetry, replies_waiting=replies_waiting.set)
     return Services(
         settings=settings,
-        engine=engine,
-        queue=queue,
-        notifications=notifications,
+        store=store,
         delivery=delivery,
-        notifier=Notifier(queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds,
+        notifier=Notifier(store.queue, delivery, clock, owner=worker_name(role), lease_seconds=settings.lease_seconds,
                           telemetry=telemetry, default_ttl=(timedelta(seconds=settings.notification_ttl_seconds)
                                                             if settings.notification_ttl_seconds else None)),
         inbound=inbound,
         webhooks=build_webhooks(settings, viber),
-        replies=ReplySender(reply_outbox, gateways, limiter, limits),
-        reply_outbox=reply_outbox,
+        replies=ReplySender(store.reply_outbox, gateways, limiter, limits),
         replies_waiting=replies_waiting,
-        telegram=telegram,
-        viber=viber,
         limiter=limiter,
+        limits=limits,
         callbacks=callbacks,
-        contacts=contacts,
         links=links,
-        tokens=tokens,
-        updates=SqlUpdateLog(engine, clock.now),
-        records=CustomerRecords(contacts, notifications, tokens),
-        wakeup=wakeup,
-        http=http,
-        async_http=async_http,
+        records=CustomerRecords(store.contacts, store.notifications, store.tokens),
+        clock=clock,
         telemetry=telemetry,
-        admin_queries=AdminQueries(engine),
-        operator_sign_outs=SqlOperatorSignOuts(engine, clock.now),
+        async_http=async_http,
+        http=http,
         sign_in_throttle=SignInThrottle(),
-        viber_ledger=viber_ledger,
     )
 
 
@@ -308,11 +387,12 @@ def metrics_registry(services: Services, *, database: bool = True) -> CollectorR
     # With paid broadcasts on, Telegram's spend is a series from the 1st on, at 0 until a send is billed.
     unbilled = ({(Channel.TELEGRAM, PAID_BROADCAST_PRICE.currency): Decimal(0)}
                 if services.settings.telegram_paid_broadcast else {})
+    store = services.store
     collectors = [DatabaseCollector(
-        services.queue.depth, lambda since: usage.sent_since(services.engine, Channel.VIBER, since),
-        SystemClock().now, viber_monthly_budget=services.settings.viber_monthly_budget,
-        billed_spend_since=lambda since: {**unbilled, **usage.billed_since(services.engine, since)},
-        viber_ledger_used=services.viber_ledger.used,
+        store.queue.depth, lambda since: store.upkeep.sent_since(Channel.VIBER, since),
+        services.clock.now, viber_monthly_budget=services.settings.viber_monthly_budget,
+        billed_spend_since=lambda since: {**unbilled, **store.upkeep.billed_since(since)},
+        viber_ledger_used=store.viber_ledger.used,
     )] if database else []
     return scrape_registry(services.telemetry, collectors)
 
@@ -320,12 +400,12 @@ def metrics_registry(services: Services, *, database: bool = True) -> CollectorR
 def housekeeping(services: Services) -> None:
     """Periodic chores of a worker: forget idempotency keys, handled webhook updates and finished
     notifications past retention."""
-    now = SystemClock().now()
-    services.queue.forget_idempotency_keys(now - timedelta(hours=services.settings.idempotency_retention_hours))
+    store, now = services.store, services.clock.now()
+    store.queue.forget_idempotency_keys(now - timedelta(hours=services.settings.idempotency_retention_hours))
     # Messengers redeliver an update for hours at most; a week is a wide margin. A reply given up
     # on stays as long, for operators to see why.
-    services.updates.forget_before(now - timedelta(days=7))
-    services.reply_outbox.forget_given_up(now - timedelta(days=7))
+    store.updates.forget_before(now - timedelta(days=7))
+    store.reply_outbox.forget_given_up(now - timedelta(days=7))
     if services.settings.notification_retention_days:  # 0 keeps them forever
-        SqlRetention(services.engine).purge(now - timedelta(days=services.settings.notification_retention_days))
+        store.upkeep.purge(now - timedelta(days=services.settings.notification_retention_days))
 

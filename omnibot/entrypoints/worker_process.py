@@ -28,7 +28,7 @@ def make_worker(services: bootstrap.Services, concurrency: int | None = None, he
     config = WorkerConfig(concurrency=concurrency, lease_seconds=settings.lease_seconds,
                           store_threads=bootstrap.WORKER_STORE_THREADS,
                           bulk_concurrency=max(1, int(concurrency * settings.bulk_share)))
-    return Worker(services.queue, services.delivery, services.wakeup, config,
+    return Worker(services.store.queue, services.delivery, services.store.wakeup, config,
                   housekeeping=lambda: bootstrap.housekeeping(services), heartbeat=heartbeat,
                   on_loop_end=services.async_http.close)
 
@@ -74,7 +74,7 @@ def run_forever(services: bootstrap.Services, concurrency: int | None = None, he
     def stop(signum: int, _frame: Any) -> None:
         log.info("worker.stopping signal=%s", signal.Signals(signum).name)
         worker.stopping.set()
-        services.wakeup.close()  # an idle wait on the queue returns at once
+        services.store.wakeup.close()  # an idle wait on the queue returns at once
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -102,7 +102,7 @@ def start_in_process(services: bootstrap.Services) -> Worker:
 
     def stop() -> None:
         worker.stopping.set()
-        services.wakeup.close()
+        services.store.wakeup.close()
         thread.join(timeout=services.settings.http_timeout_seconds + 5)
 
     atexit.register(stop)

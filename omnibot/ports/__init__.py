@@ -5,6 +5,7 @@ speaks. Adapters implement them; tests fake them. Everything is importable from 
 from omnibot.ports.callbacks import CallbackJob, CallbackOutbox, CallbackTransport
 from omnibot.ports.clock import Clock
 from omnibot.ports.customers import ContactRepository, LinkTokenRepository
+from omnibot.ports.dashboard import DashboardQueries
 from omnibot.ports.inbound import InboundStore, InboundUnit, ReplyJob, ReplyOutbox, UpdateLog
 from omnibot.ports.messengers import BotReply, MessengerGateway, OutgoingMessage, SendReceipt, WebhookEndpoint
 from omnibot.ports.notifications import DeliveryQueue, NotificationRepository, ReceiptLog
@@ -21,6 +22,7 @@ __all__ = [
     "CallbackTransport",
     "Clock",
     "ContactRepository",
+    "DashboardQueries",
     "DeliveryQueue",
     "InboundStore",
     "InboundUnit",

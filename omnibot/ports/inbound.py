@@ -59,6 +59,10 @@ class ReplyOutbox(Protocol):
         """Due again in ``delay_seconds``; the claim does not count as a try."""
         ...
 
+    def forget_given_up(self, before: datetime) -> int:
+        """Delete the replies given up on that were written before ``before``; how many."""
+        ...
+
 
 class InboundUnit(Protocol):
     """The stores one webhook update reads and writes, all in one transaction."""

@@ -9,3 +9,11 @@ class Wakeup(Protocol):
     def wait(self, timeout: float) -> bool:
         """Block until work may have arrived (True) or ``timeout`` seconds passed (False)."""
         ...
+
+    def notify(self) -> None:
+        """Work arrived: wake the waiting workers (of every process sharing the store)."""
+        ...
+
+    def close(self) -> None:
+        """Release what it holds at shutdown; a wait in progress ends."""
+        ...

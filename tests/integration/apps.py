@@ -10,7 +10,6 @@ from pathlib import Path
 from flask import Flask
 
 from omnibot import bootstrap
-from omnibot.adapters.db import migrate
 from omnibot.entrypoints.http.app import create_app
 from omnibot.settings import Settings
 
@@ -29,10 +28,11 @@ def apps(database_url: str, **settings: object) -> Iterator[AppFactory]:
     built: list[bootstrap.Services] = []
 
     def make(services: dict[str, object] | None = None, **overrides: object) -> Flask:
-        built_services = bootstrap.build(Settings.from_env(**{
+        app_settings = Settings.from_env(**{
             "database_url": database_url, "telegram_bot_token": "1:unused",
-            "telegram_api_url": "http://127.0.0.1:9", **settings, **overrides}))
-        migrate.upgrade(built_services.engine)
+            "telegram_api_url": "http://127.0.0.1:9", **settings, **overrides})
+        bootstrap.upgrade_database(app_settings)
+        built_services = bootstrap.build(app_settings)
         built.append(built_services)
         return create_app(dataclasses.replace(built_services, **(services or {})))
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from omnibot.adapters.db.tables import notifications
 from tests.integration.apps import AppFactory, sqlite_apps
 
 KEY = "callback-key-1234"
@@ -52,8 +51,7 @@ def test_a_callback_url_on_a_non_public_address_or_with_credentials_is_a_400(url
 def test_a_refused_callback_url_stores_nothing(make_app: AppFactory) -> None:
     app = make_app()
     assert notify(app.test_client(), "http://127.0.0.1:5201/sandbox/stats/reset")[0] == 400
-    with app.extensions["omnibot"].engine.connect() as connection:
-        assert connection.execute(notifications.select()).all() == []
+    assert app.extensions["omnibot"].store.queue.depth() == (0, None)
 
 
 def test_the_message_says_why_and_what_opens_it(make_app: AppFactory) -> None:

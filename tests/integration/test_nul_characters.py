@@ -54,7 +54,7 @@ def test_api_bodies_with_a_lone_surrogate_are_400_naming_the_field_and_store_not
     answer = client.post(path, headers=HEADERS, data=body, content_type="application/json")
     assert answer.status_code == 400
     assert answer.json == {"error": {"code": "invalid_character", "field": field, "message": SURROGATE}}
-    assert client.application.extensions["omnibot"].queue.depth() == (0, None)  # nothing stored
+    assert client.application.extensions["omnibot"].store.queue.depth() == (0, None)  # nothing stored
 
 
 def test_a_surrogate_pair_is_one_character_and_welcome(client: FlaskClient) -> None:

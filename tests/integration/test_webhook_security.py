@@ -103,16 +103,16 @@ def test_without_a_configured_secret_the_telegram_webhook_still_refuses_stranger
         assert answer.status_code == 401
         assert answer.json == {"error": {"code": "unauthorized",
                                          "message": "missing or wrong X-Telegram-Bot-Api-Secret-Token"}}
-    assert services(app).contacts.find_by_phone(VICTIM_PHONE) is None
+    assert services(app).store.contacts.find_by_phone(VICTIM_PHONE) is None
     assert telegram(client, own_contact(VICTIM_CHAT, VICTIM_PHONE), derived_secret()).status_code == 200
-    victim = services(app).contacts.find_by_phone(VICTIM_PHONE)
+    victim = services(app).store.contacts.find_by_phone(VICTIM_PHONE)
     assert victim is not None and victim.telegram_chat_id == VICTIM_CHAT and victim.phone_verified
 
 
 def test_a_forged_kick_cannot_block_a_customer(client: FlaskClient, app: Flask) -> None:
     assert telegram(client, own_contact(VICTIM_CHAT, VICTIM_PHONE), derived_secret()).status_code == 200
     assert telegram(client, kicked(VICTIM_CHAT), None).status_code == 401
-    victim = services(app).contacts.find_by_phone(VICTIM_PHONE)
+    victim = services(app).store.contacts.find_by_phone(VICTIM_PHONE)
     assert victim is not None and victim.telegram_state is ChannelState.ACTIVE
 
 
@@ -122,18 +122,18 @@ def test_another_telegram_account_cannot_take_a_verified_phone_with_its_contact(
     assert telegram(client, own_contact(VICTIM_CHAT, VICTIM_PHONE), secret).status_code == 200
     # Even through the authenticated webhook: a contact card is no proof against a verified owner.
     assert telegram(client, own_contact(ATTACKER_CHAT, VICTIM_PHONE), secret).status_code == 200
-    victim = services(app).contacts.find_by_phone(VICTIM_PHONE)
+    victim = services(app).store.contacts.find_by_phone(VICTIM_PHONE)
     assert victim is not None and victim.telegram_chat_id == VICTIM_CHAT
-    attacker = services(app).contacts.find_by_telegram_chat(ATTACKER_CHAT)
+    attacker = services(app).store.contacts.find_by_telegram_chat(ATTACKER_CHAT)
     assert attacker is not None and attacker.phone is None
 
 
 def test_a_viber_contact_card_binds_only_as_the_answer_to_the_share_phone_keyboard(client: FlaskClient,
                                                                                  app: Flask) -> None:
     assert viber(client, viber_contact("picked-card=", "+380671112233", None)).status_code == 200
-    assert services(app).contacts.find_by_phone("+380671112233") is None
+    assert services(app).store.contacts.find_by_phone("+380671112233") is None
     assert viber(client, viber_contact("own-button=", "+380671112233", SHARE_PHONE_TRACKING)).status_code == 200
-    owner = services(app).contacts.find_by_phone("+380671112233")
+    owner = services(app).store.contacts.find_by_phone("+380671112233")
     assert owner is not None and owner.viber_user_id == "own-button=" and owner.phone_verified
 
 
@@ -142,9 +142,9 @@ def test_a_viber_contact_never_rebinds_a_phone_verified_on_another_viber_account
     assert viber(client, viber_contact("victim=", VICTIM_PHONE, SHARE_PHONE_TRACKING)).status_code == 200
     answer = viber(client, viber_contact("attacker=", VICTIM_PHONE, SHARE_PHONE_TRACKING))
     assert answer.status_code == 200
-    victim = services(app).contacts.find_by_phone(VICTIM_PHONE)
+    victim = services(app).store.contacts.find_by_phone(VICTIM_PHONE)
     assert victim is not None and victim.viber_user_id == "victim="
-    attacker = services(app).contacts.find_by_viber_user("attacker=")
+    attacker = services(app).store.contacts.find_by_viber_user("attacker=")
     assert attacker is not None and attacker.phone is None
 
 
@@ -152,9 +152,9 @@ def test_a_card_picked_on_viber_does_not_join_a_customer_verified_on_telegram(cl
                                                                             app: Flask) -> None:
     assert telegram(client, own_contact(VICTIM_CHAT, VICTIM_PHONE), derived_secret()).status_code == 200
     assert viber(client, viber_contact("attacker=", VICTIM_PHONE, None)).status_code == 200
-    victim = services(app).contacts.find_by_phone(VICTIM_PHONE)
+    victim = services(app).store.contacts.find_by_phone(VICTIM_PHONE)
     assert victim is not None and victim.viber_user_id is None and victim.telegram_chat_id == VICTIM_CHAT
     # The customer's own answer to the share-phone keyboard adds Viber to the same customer.
     assert viber(client, viber_contact("victim=", VICTIM_PHONE, SHARE_PHONE_TRACKING)).status_code == 200
-    victim = services(app).contacts.find_by_phone(VICTIM_PHONE)
+    victim = services(app).store.contacts.find_by_phone(VICTIM_PHONE)
     assert victim is not None and victim.viber_user_id == "victim=" and victim.telegram_chat_id == VICTIM_CHAT

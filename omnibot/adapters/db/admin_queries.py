@@ -9,122 +9,32 @@ databases can make from a timestamp.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.db.tables import contacts, delivery_attempts, notifications
 from omnibot.domain.model import AttemptOutcome, Billing, Channel, ChannelState, NotificationStatus
+from omnibot.ports.dashboard import (
+    BilledSends,
+    ContactRow,
+    DayViber,
+    HourDeliveryTimes,
+    HourOutcomes,
+    NotificationFilter,
+    NotificationRow,
+    Page,
+)
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class NotificationFilter:
-    """What the notifications list is narrowed to; ``None`` means any."""
+class SqlDashboardQueries:
+    """The dashboard's read side in SQLAlchemy Core, on SQLite and PostgreSQL."""
 
-    status: NotificationStatus | None = None
-    channel: Channel | None = None  # the messenger that accepted it
-    since: datetime | None = None
-    until: datetime | None = None
-    phone: str | None = None  # exact E.164
-    phone_digits: str | None = None  # digits anywhere in the number (a partial search)
-    contact_id: int | None = None
-    request_id: str | None = None
-
-
-@dataclass(frozen=True)
-class NotificationRow:
-    id: str
-    created_at: datetime
-    updated_at: datetime
-    phone: str | None
-    order_id: str | None
-    event: str
-    status: NotificationStatus
-    channel: Channel | None
-    result: str | None
-    attempts: int
-    request_id: str | None
-
-
-@dataclass(frozen=True)
-class ContactRow:
-    id: int
-    phone: str | None
-    first_name: str | None
-    last_name: str | None
-    language: str | None
-    phone_verified: bool
-    telegram: ChannelState | None  # None: no Telegram account linked
-    viber: ChannelState | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class HourOutcomes:
-    """One hour's messages each messenger accepted (by time sent) and notifications failed (by time accepted)."""
-
-    hour: datetime  # its start, UTC
-    sent: dict[Channel, int]
-    failed: int
-
-
-@dataclass(frozen=True)
-class HourDeliveryTimes:
-    """How long one hour's deliveries took, from accepting the notification to a messenger accepting it.
-
-    Nearest-rank percentiles in seconds; ``None`` in an hour with no delivery.
-    """
-
-    hour: datetime  # its start, UTC, for deliveries made within it
-    deliveries: int
-    p50: float | None
-    p95: float | None
-
-
-@dataclass(frozen=True)
-class DayViber:
-    """One day's Viber messages sent, by how Viber bills each, and what the billed ones cost."""
-
-    day: datetime  # its start, UTC
-    sent: dict[Billing | None, int]  # None: sent before omnibot recorded the billing (migration 0008)
-    spent: dict[str, Decimal]  # by currency; empty while no VIBER_MESSAGE_PRICE is configured
-
-    @property
-    def billable(self) -> int:
-        return self.sent[Billing.BILLABLE]
-
-    @property
-    def free(self) -> int:
-        return self.sent[Billing.FREE_SESSION] + self.sent[Billing.FREE_QUOTA]
-
-
-@dataclass(frozen=True)
-class BilledSends:
-    """The sends a messenger billed in one currency over a period, and what they cost together."""
-
-    messages: int
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    number: int
-    size: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-
-class AdminQueries:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"

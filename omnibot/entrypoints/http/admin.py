@@ -39,7 +39,7 @@ _HEADERS = {
 def blueprint(services: bootstrap.Services) -> Blueprint:
     admin = Blueprint(NAME, __name__, url_prefix="/admin", template_folder="templates",
                       static_folder="static", static_url_path="/static")
-    operators = Operators(services.settings, services.operator_sign_outs, services.sign_in_throttle)
+    operators = Operators(services.settings, services.store.operator_sign_outs, services.sign_in_throttle)
 
     def configure(state: BlueprintSetupState) -> None:
         # Flask types the app as its sans-I/O base, which has no sessions; it is the Flask one here.
@@ -118,10 +118,10 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
     def home() -> Response:
         return redirect(url_for(f"{NAME}.notifications"))  # type: ignore[return-value]
 
-    pause_names = {bootstrap.rate_limits(services.settings).pause_key(channel): channel for channel in Channel}
+    pause_names = {services.limits.pause_key(channel): channel for channel in Channel}
 
     def queue_health() -> dict[str, Any]:
-        depth, oldest = services.queue.depth()
+        depth, oldest = services.store.queue.depth()
         try:
             pauses = [(pause_names.get(key, key), seconds) for key, seconds in services.limiter.paused().items()]
         except RateLimiterUnavailable as exc:  # Redis down: the page still shows what the database knows
@@ -129,7 +129,7 @@ def blueprint(services: bootstrap.Services) -> Blueprint:
             pauses = None
         now = datetime.now(UTC)
         return {"depth": depth, "oldest_age": None if oldest is None else (now - oldest).total_seconds(),
-                "pauses": pauses, "statuses": services.admin_queries.status_counts(), "now": now}
+                "pauses": pauses, "statuses": services.store.dashboard.status_counts(), "now": now}
 
     @admin.get("/queue")
     def queue() -> str:

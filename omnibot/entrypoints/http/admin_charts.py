@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from omnibot.adapters.db.admin_queries import AdminQueries, DayViber, HourDeliveryTimes, HourOutcomes
 from omnibot.domain.model import Channel
+from omnibot.ports.dashboard import DashboardQueries, DayViber, HourDeliveryTimes, HourOutcomes
 
 HOURS = 48
 REFRESH_SECONDS = 60  # hourly bars change slowly; the list beside them refreshes every few seconds
@@ -93,7 +93,7 @@ class Chart:
     frame: Frame = FRAME
 
 
-def last_hours(queries: AdminQueries, now: datetime) -> list[Chart]:
+def last_hours(queries: DashboardQueries, now: datetime) -> list[Chart]:
     """Both charts for the 48 hours up to and including the current one (UTC)."""
     first = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     return [outcomes_chart(queries.outcomes_per_hour(first, HOURS)),
@@ -159,7 +159,7 @@ def month_of(now: datetime) -> tuple[datetime, int]:
     return first, calendar.monthrange(first.year, first.month)[1]
 
 
-def viber_this_month(queries: AdminQueries, now: datetime, budget: int) -> Chart:
+def viber_this_month(queries: DashboardQueries, now: datetime, budget: int) -> Chart:
     first, days = month_of(now)
     return viber_month_chart(queries.viber_per_day(first, days), budget, now)
 

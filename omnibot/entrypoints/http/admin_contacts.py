@@ -8,11 +8,11 @@ import logging
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from omnibot import bootstrap
-from omnibot.adapters.db.admin_queries import NotificationFilter
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Contact
 from omnibot.domain.phone import mask_phone, normalize_phone
 from omnibot.entrypoints.http.admin_notifications import page_number
+from omnibot.ports.dashboard import NotificationFilter
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,11 @@ CONTACT_ID = f"<int(max={2**63 - 1}):contact_id>"  # a 64-bit id: larger ones ar
 
 
 def register(admin: Blueprint, services: bootstrap.Services) -> None:
-    queries = services.admin_queries
+    queries = services.store.dashboard
     region = services.settings.default_phone_region
 
     def contact_or_404(contact_id: int) -> Contact:
-        found = services.contacts.get(contact_id)
+        found = services.store.contacts.get(contact_id)
         if found is None:
             abort(404, "No customer with this id (erased, or merged into another).")
         return found

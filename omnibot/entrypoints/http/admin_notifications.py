@@ -12,13 +12,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from omnibot import bootstrap
-from omnibot.adapters.db.admin_queries import DayViber, NotificationFilter, NotificationRow
 from omnibot.domain.billing import billing_month
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Billing, Channel, Notification, NotificationStatus
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http import admin_charts
 from omnibot.entrypoints.http.api import decimal_text, is_notification_id
+from omnibot.ports.dashboard import DayViber, NotificationFilter, NotificationRow
 from omnibot.services.notify import NotificationRequest
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def page_number(raw: str) -> int:
 
 
 def register(admin: Blueprint, services: bootstrap.Services, queue_health: Callable[[], dict[str, Any]]) -> None:
-    queries = services.admin_queries
+    queries = services.store.dashboard
     region = services.settings.default_phone_region
 
     def overview() -> dict[str, Any]:
@@ -91,7 +91,7 @@ def register(admin: Blueprint, services: bootstrap.Services, queue_health: Calla
     def viber_spend(now: datetime) -> dict[str, Any]:
         """Billable messages from the ledger the budget is enforced on; free ones and money from the attempts."""
         settings = services.settings
-        _, billable = services.viber_ledger.used(billing_month(now))
+        _, billable = services.store.viber_ledger.used(billing_month(now))
         budget = settings.viber_monthly_budget
         sent, spent = _month_totals(queries.viber_per_day(*admin_charts.month_of(now)))
         # Money is shown while a price is configured, and for the rest of a month one was.
@@ -184,7 +184,7 @@ def _month_totals(days: list[DayViber]) -> tuple[dict[Billing | None, int], dict
 
 
 def _notification_or_404(services: bootstrap.Services, notification_id: str) -> Notification:
-    found = services.notifications.get(notification_id) if is_notification_id(notification_id) else None
+    found = services.store.notifications.get(notification_id) if is_notification_id(notification_id) else None
     if found is None:
         abort(404, "No notification with this id.")
     return found
