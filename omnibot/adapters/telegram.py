@@ -84,6 +84,7 @@ class TelegramWebhook:
     """The Telegram side of ``/webhook/telegram``."""
 
     channel = Channel.TELEGRAM
+    share_phone_tag: str | None = None
 
     def __init__(self, secret_token: str) -> None:
         self._secret = secret_token.encode()

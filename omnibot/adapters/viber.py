@@ -94,6 +94,7 @@ class ViberWebhook:
     """The Viber side of ``/webhook/viber``."""
 
     channel = Channel.VIBER
+    share_phone_tag: str | None = SHARE_PHONE_TRACKING
 
     def __init__(self, token: str, gateway: ViberGateway) -> None:
         self._token = token

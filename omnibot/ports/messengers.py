@@ -58,6 +58,10 @@ class WebhookEndpoint(Protocol):
     carries the bot's reply."""
 
     channel: Channel
+    # What the messenger echoes on a contact card sent with the bot's share-phone button, the one
+    # card taken as the sender's own number (Viber's tracking_data); None where the messenger says
+    # so itself (Telegram's contact.user_id).
+    share_phone_tag: str | None
 
     def authentic(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Whether the update came from the messenger (its secret or its signature)."""

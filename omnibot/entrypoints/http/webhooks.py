@@ -11,7 +11,6 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 from werkzeug.datastructures import Headers
 
-from omnibot.adapters.viber import SHARE_PHONE_TRACKING
 from omnibot.bootstrap import Services
 from omnibot.domain.model import Channel, ChannelState, NotificationStatus
 from omnibot.entrypoints.http import json_text, webhook_kinds
@@ -110,7 +109,7 @@ def blueprint(services: Services) -> Blueprint:
         endpoint = authentic(Channel.VIBER)
         callback = _parse(ViberCallback)
         services.telemetry.webhook_update(Channel.VIBER, webhook_kinds.viber(callback))
-        event = _viber_event(callback)
+        event = _viber_event(callback, endpoint.share_phone_tag)
         if event is None:
             return jsonify(endpoint.answer(None))
         key = f"{callback.event}:{callback.message_token}" if callback.message_token is not None else None
@@ -146,7 +145,7 @@ def _telegram_event(update: TelegramUpdate) -> Event | None:
     return Texted(user) if text else None
 
 
-def _viber_event(callback: ViberCallback) -> Event | None:
+def _viber_event(callback: ViberCallback, share_phone_tag: str | None) -> Event | None:
     event, token = callback.event, callback.message_token
     if event in _RECEIPTS and token is not None:
         return Receipt(Channel.VIBER, str(token), _RECEIPTS[event])
@@ -165,7 +164,8 @@ def _viber_event(callback: ViberCallback) -> Event | None:
             # Viber's share-phone button shares the sender's own number; any other contact card
             # (one picked from the address book) may be anyone's.
             return SharedContact(user, contact.phone_number,
-                                 is_own=callback.message.tracking_data == SHARE_PHONE_TRACKING)
+                                 is_own=share_phone_tag is not None
+                                 and callback.message.tracking_data == share_phone_tag)
         return Texted(user)
     return None
 
