@@ -126,6 +126,10 @@ class InMemoryContactRepository:
         return [replace(contact) for contact in self._contacts.values()
                 if contact.id in contact_ids or contact.phone in phones]
 
+    def stored(self) -> list[Contact]:
+        """Copies of every contact kept, for read models that scan them all (the dashboard's)."""
+        return [replace(contact) for contact in self._contacts.values()]
+
     def _find(self, key: str, value: object) -> Contact | None:
         if value is None:
             return None
@@ -220,6 +224,11 @@ class InMemoryNotificationRepository:
                                                               key=lambda entry: entry[:2])]
         contact_id = stored.contact_id if self._contact_exists(stored.contact_id) else None
         return replace(stored, items=list(stored.items), attempts=attempts, contact_id=contact_id)
+
+    def stored(self) -> list[Notification]:
+        """What ``get`` gives for every notification kept, for read models that scan them all (the dashboard's)."""
+        return [found for notification_id in self._notifications
+                if (found := self.get(notification_id)) is not None]
 
     def anonymize(self, phone: str | None, contact_id: int | None) -> int:
         changed = 0

@@ -19,6 +19,7 @@ from omnibot.domain.model import (
     NotificationStatus,
     Price,
 )
+from omnibot.ports import NotificationRepository
 
 STARS = Price(Decimal("0.1"), "XTR")
 
@@ -51,7 +52,11 @@ class ViberSend:
 
 def store_viber_sends(engine: Engine, sends: list[ViberSend]) -> None:
     """One notification per send, with that send as its only attempt."""
-    repository = SqlNotificationRepository(engine)
+    add_viber_sends(SqlNotificationRepository(engine), sends)
+
+
+def add_viber_sends(repository: NotificationRepository, sends: list[ViberSend]) -> None:
+    """``store_viber_sends`` through any notifications repository, the in-memory one included."""
     for n, send in enumerate(sends):
         sent = send.outcome is AttemptOutcome.SENT
         repository.add(Notification(

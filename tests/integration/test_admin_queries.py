@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from omnibot.adapters.db.admin_queries import BilledSends, NotificationFilter, SqlDashboardQueries
+from omnibot.adapters.db.admin_queries import SqlDashboardQueries
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
 from omnibot.domain.model import (
     AttemptOutcome,
@@ -23,7 +23,7 @@ from omnibot.domain.model import (
     Price,
 )
 from omnibot.ports import ContactRepository, NotificationRepository
-from omnibot.ports.dashboard import DashboardQueries
+from omnibot.ports.dashboard import BilledSends, DashboardQueries, NotificationFilter
 from tests.conftest import SQL_BACKENDS
 from tests.fake_dashboard import InMemoryDashboardQueries
 from tests.fakes import InMemoryContactRepository, InMemoryNotificationRepository, ManualClock
@@ -50,10 +50,10 @@ def store(request: pytest.FixtureRequest) -> Store:
         contacts = InMemoryContactRepository(clock.now)
         notifications = InMemoryNotificationRepository(clock.now, contacts)
         return Store(notifications, contacts, InMemoryDashboardQueries(notifications, contacts), clock)
-    store: Store = request.getfixturevalue(
+    engine: Engine = request.getfixturevalue(
         "migrated_postgres_engine" if request.param == "postgres" else "sqlite_engine")
     return Store(SqlNotificationRepository(engine, clock.now), SqlContactRepository(engine, clock.now),
-                 store.queries, clock)
+                 SqlDashboardQueries(engine), clock)
 
 
 def add(store: Store, n: int, phone: str, status: NotificationStatus, channel: Channel | None = None,
@@ -89,6 +89,27 @@ def test_notifications_filter_by_status_channel_time_and_phone(store: Store) -> 
     assert ids(store, NotificationFilter(request_id="resend:x")) == ["003"]
     row = store.queries.notifications(NotificationFilter(status=NotificationStatus.FAILED)).items[0]
     assert (row.attempts, row.phone, row.order_id) == (2, "+380502222222", "ORD-2")
+
+
+def test_notifications_of_one_instant_by_id_and_of_a_contact_and_without_a_phone(store: Store) -> None:
+    olena = store.contacts.add(Contact(phone="+380501111111"))
+    for n in (7, 9, 8):  # one instant: the id decides
+        store.notifications.add(Notification(
+            id=f"00000000-0000-0000-0006-{n:012d}", phone="+380501111111", order_id=None, items=["x"],
+            contact_id=olena.id if n != 8 else None, created_at=START, updated_at=START + timedelta(seconds=n)))
+    store.notifications.add(Notification(  # anonymized: no number left to match digits
+        id="00000000-0000-0000-0006-000000000010", phone=None, order_id=None, items=["x"],
+        created_at=START, updated_at=START))
+
+    assert ids(store, NotificationFilter()) == ["010", "009", "008", "007"]
+    assert ids(store, NotificationFilter(contact_id=olena.id)) == ["009", "007"]
+    assert ids(store, NotificationFilter(phone_digits="0501")) == ["009", "008", "007"]
+    assert ids(store, NotificationFilter(phone_digits="_")) == ["009", "008", "007"]
+    assert ids(store, NotificationFilter(phone_digits="38 050-111")) == ["009", "008", "007"]  # the digits typed
+    assert ids(store, NotificationFilter(phone_digits="0502")) == []
+    row = store.queries.notifications(NotificationFilter(), 2, 3).items[0]
+    assert (row.id[-3:], row.updated_at, row.attempts, row.event, row.channel) == (
+        "007", START + timedelta(seconds=7), 0, "order_ready", None)
 
 
 def test_pages_know_whether_another_follows_without_counting(store: Store) -> None:
@@ -152,6 +173,27 @@ def test_contacts_by_digits_with_their_channels(store: Store) -> None:
     assert queries.contact(found[0].id) == found[0] and queries.contact(999) is None
 
 
+def test_contacts_newest_first_by_id_within_an_instant_in_pages(store: Store) -> None:
+    # The clock stands still: every contact is created in the same instant.
+    added = [store.contacts.add(Contact(phone=f"+38050{n}000000", viber_user_id=f"v{n}", phone_verified=n == 2))
+             for n in range(1, 5)]
+    linked_only = store.contacts.add(Contact(telegram_chat_id=7))  # no phone yet
+    store.clock.advance(60)
+    newest = store.contacts.add(Contact(phone="+380990000000", language="uk"))
+
+    first, second = store.queries.contacts(page=1, size=4), store.queries.contacts(page=2, size=4)
+    assert [c.id for c in first.items] == [newest.id, linked_only.id, added[3].id, added[2].id]
+    assert first.has_next and not second.has_next and second.has_previous
+    assert [c.id for c in second.items] == [added[1].id, added[0].id]
+    assert [c.phone for c in store.queries.contacts("%").items] == [  # no wildcard smuggling; a phone is needed
+        "+380990000000", "+380504000000", "+380503000000", "+380502000000", "+380501000000"]
+    assert added[1].id is not None
+    verified = store.queries.contact(added[1].id)
+    assert verified is not None and verified.phone_verified and verified.viber is ChannelState.ACTIVE
+    assert verified.telegram is None and verified.created_at == START
+    assert store.queries.contacts("000000", page=2, size=2).items[0].phone == "+380503000000"
+
+
 def delivered(store: Store, n: int, accepted: datetime, channel: Channel, took_seconds: float,
               *, attempts_before: int = 0) -> None:
     """A notification accepted at ``accepted`` that ``channel`` took ``took_seconds`` later, after failed tries."""
@@ -187,6 +229,21 @@ def test_outcomes_per_hour_count_sent_by_channel_and_failed_with_empty_hours_as_
     assert [h.hour for h in hours] == [first + timedelta(hours=n) for n in range(4)]
     assert [(h.sent[Channel.TELEGRAM], h.sent[Channel.VIBER], h.failed) for h in hours] == [
         (1, 0, 0), (2, 1, 1), (0, 0, 0), (0, 0, 1)]
+
+
+def test_hours_and_days_start_in_utc_whatever_zone_the_window_is_asked_in(store: Store) -> None:
+    kyiv_summer, india = timezone(timedelta(hours=3)), timezone(timedelta(hours=5, minutes=30))
+    delivered(store, 1, datetime(2026, 4, 1, 21, 50, tzinfo=UTC), Channel.VIBER, 20 * 60)  # sent 22:10 UTC
+
+    hours = store.queries.outcomes_per_hour(datetime(2026, 4, 2, 3, 45, tzinfo=india), 2)  # 22:15 UTC
+    assert [h.hour for h in hours] == [datetime(2026, 4, 1, 22, tzinfo=UTC), datetime(2026, 4, 1, 23, tzinfo=UTC)]
+    assert [h.sent[Channel.VIBER] for h in hours] == [1, 0]
+    took = store.queries.time_to_deliver_per_hour(datetime(2026, 4, 2, 1, 30, tzinfo=kyiv_summer), 1)
+    assert (took[0].hour, took[0].deliveries) == (datetime(2026, 4, 1, 22, tzinfo=UTC), 1)
+    assert took[0].p50 == pytest.approx(1200, abs=0.01)
+    days = store.queries.viber_per_day(datetime(2026, 4, 2, 0, 30, tzinfo=kyiv_summer), 2)  # 1 April in UTC
+    assert [d.day for d in days] == [datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC)]
+    assert [d.sent[None] for d in days] == [1, 0]
 
 
 def test_time_to_deliver_per_hour_is_nearest_rank_p50_and_p95_of_the_hours_deliveries(store: Store) -> None:
