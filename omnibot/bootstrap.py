@@ -11,30 +11,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
-from prometheus_client import CollectorRegistry
-from sqlalchemy.engine import Engine
 
 from omnibot.adapters.async_http import AsyncHttp
 from omnibot.adapters.callback_http import HttpCallbackTransport
 from omnibot.adapters.clock import SystemClock
-from omnibot.adapters.db import migrate, usage
+from omnibot.adapters.db import migrate
 from omnibot.adapters.db.admin_queries import SqlDashboardQueries
-from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
+from omnibot.adapters.db.engine import API_THREADS as API_THREADS
 from omnibot.adapters.db.engine import WORKER_STORE_THREADS as WORKER_STORE_THREADS
+from omnibot.adapters.db.engine import connections_needed as connections_needed
 from omnibot.adapters.db.engine import database_url, make_engine, pool_limits
 from omnibot.adapters.db.group_commit import GroupCommitQueue
 from omnibot.adapters.db.inbound_store import SqlInboundStore
+from omnibot.adapters.db.link_tokens import SqlLinkTokenRepository
 from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
 from omnibot.adapters.db.outbox import SqlCallbackOutbox, SqlReplyOutbox
+from omnibot.adapters.db.probe import probe_database as probe_database
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
-from omnibot.adapters.db.retention import SqlRetention
+from omnibot.adapters.db.update_log import SqlUpdateLog
+from omnibot.adapters.db.upkeep import SqlStoreUpkeep
 from omnibot.adapters.db.viber_ledger import SqlViberLedger
 from omnibot.adapters.http_pool import HttpClient, PerThreadClient
-from omnibot.adapters.metrics import DatabaseCollector, PrometheusTelemetry, scrape_registry
 from omnibot.adapters.ratelimit import make_rate_limiter
 from omnibot.adapters.telegram import TelegramGateway, TelegramWebhook
 from omnibot.adapters.viber import ViberGateway, ViberWebhook
@@ -62,15 +63,22 @@ from omnibot.ports import (
     WebhookEndpoint,
 )
 from omnibot.services.callbacks import StatusCallbacks
+from omnibot.services.deep_links import LinkIssuer
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.inbound import Inbound
-from omnibot.services.links import LinkIssuer
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from omnibot.services.privacy import CustomerRecords
 from omnibot.services.replies import ReplySender
 from omnibot.services.sign_in_throttle import SignInThrottle
 from omnibot.settings import Settings
+
+if TYPE_CHECKING:
+    # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when first imported: `omnibot serve` sets it
+    # after reading its settings (which may import this module), so only build() imports it.
+    from prometheus_client import CollectorRegistry
+
+    from omnibot.adapters.metrics import PrometheusTelemetry
 
 
 class StoreUpkeep(Protocol):
@@ -267,30 +275,6 @@ def _token_key(prefix: str, token: str | None) -> str:
     return f"{prefix}:{hashlib.sha256((token or '').encode()).hexdigest()[:16]}"
 
 
-class _SqlUpkeep:
-    def __init__(self, engine: Engine, queue: GroupCommitQueue, wakeup: LocalWakeup | PostgresWakeup) -> None:
-        self._engine = engine
-        self._queue = queue
-        self._wakeup = wakeup
-
-    def schema_is_current(self) -> bool:
-        return migrate.is_current(self._engine)
-
-    def sent_since(self, channel: Channel, since: datetime) -> int:
-        return usage.sent_since(self._engine, channel, since)
-
-    def billed_since(self, since: datetime) -> dict[tuple[Channel, str], Decimal]:
-        return usage.billed_since(self._engine, since)
-
-    def purge(self, older_than: datetime) -> None:
-        SqlRetention(self._engine).purge(older_than)
-
-    def close(self) -> None:
-        self._queue.close()
-        self._wakeup.close()
-        self._engine.dispose()
-
-
 def sql_store(settings: Settings, role: str, clock: Clock) -> Store:
     """The store on ``DATABASE_URL``, its pool sized for ``role``."""
     url = database_url(settings.database_url)
@@ -315,7 +299,7 @@ def sql_store(settings: Settings, role: str, clock: Clock) -> Store:
         operator_sign_outs=SqlOperatorSignOuts(engine, clock.now),
         dashboard=SqlDashboardQueries(engine),
         wakeup=wakeup,
-        upkeep=_SqlUpkeep(engine, queue, wakeup),
+        upkeep=SqlStoreUpkeep(engine, queue, wakeup),
         embedded=engine.dialect.name == "sqlite",
     )
 
@@ -349,6 +333,8 @@ def build(settings: Settings, *, role: str = "api", store: Store | None = None,
     messages = Messages(load_templates(settings.templates_dir), settings.default_language)
     links = LinkIssuer(store.tokens, clock, settings.link_key(), settings.telegram_bot_username,
                        settings.viber_bot_uri, default_ttl=timedelta(hours=settings.link_ttl_hours))
+    from omnibot.adapters.metrics import PrometheusTelemetry
+
     telemetry = PrometheusTelemetry()
     limits = rate_limits(settings)
     delivery = DeliveryEngine(store.contacts, store.tokens, messages, store.queue, gateways, limiter,
@@ -384,6 +370,8 @@ def build(settings: Settings, *, role: str = "api", store: Store | None = None,
 
 def metrics_registry(services: Services, *, database: bool = True) -> CollectorRegistry:
     """What ``/metrics`` answers; ``database`` adds the gauges read from the database (the API's)."""
+    from omnibot.adapters.metrics import DatabaseCollector, scrape_registry
+
     # With paid broadcasts on, Telegram's spend is a series from the 1st on, at 0 until a send is billed.
     unbilled = ({(Channel.TELEGRAM, PAID_BROADCAST_PRICE.currency): Decimal(0)}
                 if services.settings.telegram_paid_broadcast else {})

@@ -9,18 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
 import redis
-import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
-from omnibot.adapters.db import migrate
-from omnibot.adapters.db.engine import connections_needed, database_url
+from omnibot.bootstrap import connections_needed, probe_database
 from omnibot.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
@@ -30,17 +25,6 @@ CONNECT_TIMEOUT_SECONDS = 3
 PLANNED_WORKERS = 3
 # About 128 bits as `secrets.token_urlsafe(24)` writes them: a key that long is not guessed.
 MIN_KEY_LENGTH = 24
-_DATABASE_REASONS = (  # fragments of driver messages → what to tell the operator (the message itself names hosts)
-    ("password authentication failed", "authentication failed"),
-    ("does not exist", "the database or its user does not exist"),
-    ("connection refused", "connection refused"),
-    ("timeout", "timed out"),
-    ("timed out", "timed out"),
-    ("could not translate host name", "unknown host"),
-    ("name or service not known", "unknown host"),
-    ("unable to open database file", "cannot open the SQLite file"),
-    ("file is not a database", "the file is not an SQLite database"),
-)
 
 
 @dataclass(frozen=True)
@@ -130,51 +114,15 @@ def connection_budget(settings: Settings) -> tuple[int, str]:
 def database_problems(raw_url: str | None, budget: tuple[int, str] | None = None) -> list[Problem]:
     """Whether the database answers (within a few seconds) and has the schema this omnibot needs;
     on PostgreSQL, also whether it takes the ``budget`` of connections (a warning)."""
-    url = database_url(raw_url)
-    try:
-        backend = make_url(url).get_backend_name()
-    except sa.exc.ArgumentError:
-        return [Problem("DATABASE_URL", "not a database URL (postgresql://… or sqlite:///…)")]
-    connect_args: dict[str, Any] = {}
-    if backend == "sqlite":
-        path = make_url(url).database
-        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
-            # Connecting would create an empty file; say what to do instead.
-            return [Problem("DATABASE_URL", "the SQLite file does not exist yet: run `omnibot db upgrade`")]
-    elif backend == "postgresql":
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-    else:
-        return [Problem("DATABASE_URL", "only PostgreSQL (postgresql://…) and SQLite (sqlite:///…) are supported")]
-    try:
-        engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
-    except (sa.exc.ArgumentError, ImportError):
-        return [Problem("DATABASE_URL", "no driver for this database URL")]
-    try:
-        current, head = migrate.current_revision(engine), migrate.head_revision()
-        accepted = _connections_accepted(engine) if backend == "postgresql" and budget else None
-    except sa.exc.SQLAlchemyError as exc:
-        return [Problem("DATABASE_URL", f"database unreachable: {_database_reason(exc)}")]
-    finally:
-        engine.dispose()
-    if current is None:
-        return [Problem("DATABASE_URL", "the database has no schema yet: run `omnibot db upgrade`")]
-    if current != head:
-        return [Problem("DATABASE_URL", f"the schema is at revision {current}, this omnibot needs {head}: "
-                                        "run `omnibot db upgrade`")]
-    if budget and accepted and budget[0] > accepted[0]:
-        available, limit, reserved = accepted
+    found = probe_database(raw_url, CONNECT_TIMEOUT_SECONDS, budget[0] if budget else None)
+    if found.problem is not None:
+        return [Problem("DATABASE_URL", found.problem)]
+    if budget and found.connections_accepted is not None:
+        available, limit, reserved = found.connections_accepted
         return [Problem("WEB_CONCURRENCY / WORKER_CONCURRENCY",
                         f"{budget[1]} database connections, the server takes {available} (max_connections "
                         f"{limit}, {reserved} reserved): lower them or raise max_connections", error=False)]
     return []
-
-
-def _connections_accepted(engine: sa.Engine) -> tuple[int, int, int]:
-    """(connections ordinary roles may open, max_connections, superuser_reserved_connections)."""
-    with engine.connect() as connection:
-        limit = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
-        reserved = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
-    return limit - reserved, limit, reserved
 
 
 def redis_problems(url: str) -> list[Problem]:
@@ -192,14 +140,6 @@ def redis_problems(url: str) -> list[Problem]:
     finally:
         client.close()
     return []
-
-
-def _database_reason(exc: sa.exc.SQLAlchemyError) -> str:
-    text = str(getattr(exc, "orig", None) or exc).lower()
-    for fragment, reason in _DATABASE_REASONS:
-        if fragment in text:
-            return reason
-    return type(getattr(exc, "orig", None) or exc).__name__
 
 
 def all_problems() -> tuple[Settings | None, list[Problem]]:

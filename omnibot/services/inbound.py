@@ -21,9 +21,9 @@ from omnibot.domain.errors import ContactConflict
 from omnibot.domain.model import Channel, ChannelState, Notification, NotificationStatus
 from omnibot.ports import BotReply, Clock, InboundStore, InboundUnit, NoTelemetry, OutgoingMessage, Telemetry
 from omnibot.services.callbacks import StatusCallbacks
+from omnibot.services.deep_links import LinkIssuer
 from omnibot.services.delivery import DELIVERY_FAILED
 from omnibot.services.linking import Linking, MessengerUser
-from omnibot.services.links import LinkIssuer
 from omnibot.services.messages import Messages
 
 log = logging.getLogger(__name__)

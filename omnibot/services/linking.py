@@ -9,7 +9,7 @@ from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, ChannelState, Contact, OrderLink
 from omnibot.domain.phone import mask_phone, normalize_phone
 from omnibot.ports import Clock, ContactRepository, LinkTokenRepository, OutgoingMessage
-from omnibot.services.links import LinkIssuer, TokenCheck, token_hash
+from omnibot.services.deep_links import LinkIssuer, TokenCheck, token_hash
 from omnibot.services.messages import Messages
 
 log = logging.getLogger(__name__)

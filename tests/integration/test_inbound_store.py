@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from omnibot.adapters.db.customer_side import SqlUpdateLog
 from omnibot.adapters.db.inbound_store import SqlInboundStore
 from omnibot.adapters.db.outbox import SqlReplyOutbox
 from omnibot.adapters.db.repository import SqlContactRepository
+from omnibot.adapters.db.update_log import SqlUpdateLog
 from omnibot.domain.model import Channel, Contact
 from omnibot.ports import BotReply, InboundUnit, OutgoingMessage
 from tests.fakes import ManualClock

@@ -14,10 +14,10 @@ from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import Limit, ViberLedger
 from omnibot.services.callbacks import StatusCallbacks
+from omnibot.services.deep_links import LinkIssuer
 from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
 from omnibot.services.inbound import Inbound
 from omnibot.services.linking import Linking
-from omnibot.services.links import LinkIssuer
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from tests.fake_gateway import FakeGateway

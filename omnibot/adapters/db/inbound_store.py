@@ -14,11 +14,12 @@ from typing import TypeVar, cast
 
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from omnibot.adapters.db.customer_side import SqlLinkTokenRepository, SqlUpdateLog
+from omnibot.adapters.db.link_tokens import SqlLinkTokenRepository
 from omnibot.adapters.db.outbox import SqlCallbackOutbox, SqlReplyOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.repository import SqlContactRepository
+from omnibot.adapters.db.update_log import SqlUpdateLog
 from omnibot.ports import (
     CallbackOutbox,
     ContactRepository,

@@ -9,7 +9,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from omnibot.adapters.db.engine import API_THREADS
+from omnibot.bootstrap import API_THREADS
 from omnibot.domain.phone import mask_phone
 from omnibot.entrypoints.metrics_setup import MULTIPROC_ENV
 from omnibot.settings import Settings
