@@ -25,7 +25,7 @@ def hash_password(password_stdin: bool) -> None:
 
     The hash is scrypt with a random salt (werkzeug's format); the password itself is stored nowhere.
     """
-    from omnibot.entrypoints.http.admin_auth import hash_password as make_hash
+    from omnibot.entrypoints.http.admin.auth import hash_password as make_hash
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -42,7 +42,7 @@ def dev_sign_in(env: MutableMapping[str, str]) -> str | None:
 
     Returns the password to print, or None when the configuration has its own.
     """
-    from omnibot.entrypoints.http.admin_auth import hash_password as make_hash
+    from omnibot.entrypoints.http.admin.auth import hash_password as make_hash
 
     try:
         configured = Settings.from_env()  # the environment and .env, as the API will read them

@@ -41,7 +41,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     settings = config_check.settings_for_startup()
     metrics_setup.prepare_serve_dir(settings.prometheus_multiproc_dir)  # before prometheus-client is imported
     from omnibot.bootstrap import embedded_database
-    from omnibot.entrypoints.http.admin_auth import share_run_key
+    from omnibot.entrypoints.http.admin.auth import share_run_key
     from omnibot.entrypoints.http.gunicorn_config import default_workers
     from omnibot.entrypoints.http.server import run
 

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 
 from omnibot.entrypoints.dev import sandbox_environment
-from omnibot.entrypoints.http.responses import TelegramAnswer
+from omnibot.entrypoints.http.api.responses import TelegramAnswer
 from tests.conftest import PostgresServer
 from tests.e2e.conftest import API_KEY, Stack, free_port, wait_until_up
 

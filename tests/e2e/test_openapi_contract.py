@@ -34,8 +34,8 @@ from schemathesis.checks import (
 )
 
 from omnibot.domain.phone import normalize_phone
-from omnibot.entrypoints.http.operations import document
-from omnibot.entrypoints.http.schemas import PHONE_PATTERN
+from omnibot.entrypoints.http.api.operations import document
+from omnibot.entrypoints.http.api.schemas import PHONE_PATTERN
 from tests.e2e.conftest import API_KEY, Stack
 from tests.integration.apps import sqlite_apps
 

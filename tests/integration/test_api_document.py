@@ -16,10 +16,10 @@ from flask import Flask
 from omnibot.adapters.db.engine import make_engine
 from omnibot.adapters.db.repository import SqlNotificationRepository
 from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
-from omnibot.entrypoints.http.openapi import SCHEMA_REF, declaration, openapi_path, routes
-from omnibot.entrypoints.http.operations import document
-from omnibot.entrypoints.http.responses import ErrorBody
-from omnibot.entrypoints.http.schemas import IDEMPOTENCY_KEY_PATTERN
+from omnibot.entrypoints.http.api.openapi import SCHEMA_REF, declaration, openapi_path, routes
+from omnibot.entrypoints.http.api.operations import document
+from omnibot.entrypoints.http.api.responses import ErrorBody
+from omnibot.entrypoints.http.api.schemas import IDEMPOTENCY_KEY_PATTERN
 from tests.integration.apps import sqlite_apps
 
 # Flask's own static route (the app has no static folder): not part of the API.

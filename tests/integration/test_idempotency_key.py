@@ -9,7 +9,7 @@ import jsonschema_rs
 import pytest
 from flask.testing import FlaskClient
 
-from omnibot.entrypoints.http.operations import document
+from omnibot.entrypoints.http.api.operations import document
 from tests.integration.apps import sqlite_apps
 
 KEY = "idem-key"

@@ -21,7 +21,7 @@ def test_the_wheel_holds_omnibot_and_the_sandbox_with_their_pages_and_migrations
 
     assert some("omnibot_sandbox/templates/", ".html") and some("omnibot_sandbox/static/", "")
     assert "omnibot_sandbox/app.py" in names and "omnibot_sandbox/README.md" in names
-    assert some("omnibot/entrypoints/http/templates/admin/", ".html")
+    assert some("omnibot/entrypoints/http/admin/templates/admin/", ".html")
     assert some("omnibot/adapters/db/migrations/versions/", "_priorities.py")
     assert some("omnibot/templates/", ".toml")
     assert not any(name.startswith("tests/") or name.startswith("bench/") for name in names)

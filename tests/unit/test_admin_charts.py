@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from omnibot.adapters.db.admin_queries import DayViber, HourDeliveryTimes, HourOutcomes
 from omnibot.domain.model import Billing, Channel
-from omnibot.entrypoints.http.admin_charts import (
+from omnibot.entrypoints.http.admin.charts import (
     FRAME,
     RIGHT_AXIS_FRAME,
     delivery_time_chart,

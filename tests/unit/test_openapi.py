@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from pydantic import BaseModel, Field
 
-from omnibot.entrypoints.http.openapi import Operation, Param, Reply, build_document, documented, openapi_path
-from omnibot.entrypoints.http.schemas import Documented
+from omnibot.entrypoints.http.api.openapi import Operation, Param, Reply, build_document, documented, openapi_path
+from omnibot.entrypoints.http.api.schemas import Documented
 
 SCHEMES = {"Key": {"type": "apiKey", "in": "header", "name": "X-Key"}}
 INFO = {"title": "t", "version": "1"}

@@ -5,7 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from omnibot import bootstrap
-from omnibot.entrypoints.http import admin, api, customers, docs, edge, errors, health, metrics, webhooks
+from omnibot.entrypoints.http import edge, errors, health, metrics
+from omnibot.entrypoints.http.admin import pages as admin
+from omnibot.entrypoints.http.api import customers, docs
+from omnibot.entrypoints.http.api import notifications as api
+from omnibot.entrypoints.http.webhooks import routes as webhooks
 from omnibot.settings import Settings
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from omnibot.domain.errors import Conflict, IdempotencyConflict, StoreError, StoreUnavailable
-from omnibot.entrypoints.http.responses import ErrorBody, ErrorDetail
+from omnibot.entrypoints.http.api.responses import ErrorBody, ErrorDetail
 
 log = logging.getLogger(__name__)
 

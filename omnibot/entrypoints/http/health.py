@@ -8,9 +8,9 @@ from flask import Blueprint, Response, jsonify
 
 from omnibot.bootstrap import Services
 from omnibot.domain.errors import StoreError
-from omnibot.entrypoints.http.openapi import Operation, Reply, documented
-from omnibot.entrypoints.http.operations import PROBES
-from omnibot.entrypoints.http.responses import Liveness, Readiness
+from omnibot.entrypoints.http.api.openapi import Operation, Reply, documented
+from omnibot.entrypoints.http.api.operations import PROBES
+from omnibot.entrypoints.http.api.responses import Liveness, Readiness
 
 log = logging.getLogger(__name__)
 

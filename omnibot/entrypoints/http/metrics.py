@@ -6,8 +6,8 @@ from flask import Blueprint, Response, request
 from prometheus_client.exposition import choose_encoder
 
 from omnibot import bootstrap
-from omnibot.entrypoints.http.openapi import Operation, Reply, documented
-from omnibot.entrypoints.http.operations import PROBES
+from omnibot.entrypoints.http.api.openapi import Operation, Reply, documented
+from omnibot.entrypoints.http.api.operations import PROBES
 
 
 def blueprint(services: bootstrap.Services) -> Blueprint:

@@ -19,8 +19,9 @@ from omnibot import bootstrap
 from omnibot.domain.errors import RateLimiterUnavailable
 from omnibot.domain.model import Channel
 from omnibot.domain.phone import mask_phone
-from omnibot.entrypoints.http import admin_contacts, admin_notifications
-from omnibot.entrypoints.http.admin_auth import CSRF_FIELD, Operators, csrf_ok, csrf_token
+from omnibot.entrypoints.http.admin import contacts as admin_contacts
+from omnibot.entrypoints.http.admin import notifications as admin_notifications
+from omnibot.entrypoints.http.admin.auth import CSRF_FIELD, Operators, csrf_ok, csrf_token
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,8 @@ from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Notification, Price
 from omnibot.domain.phone import normalize_phone
 from omnibot.entrypoints.http import json_text
-from omnibot.entrypoints.http.errors import ApiError, from_validation_error
-from omnibot.entrypoints.http.openapi import Operation, Param, Reply, documented
-from omnibot.entrypoints.http.operations import (
+from omnibot.entrypoints.http.api.openapi import Operation, Param, Reply, documented
+from omnibot.entrypoints.http.api.operations import (
     API_KEY,
     BAD_REQUEST,
     CONFLICT,
@@ -32,8 +31,8 @@ from omnibot.entrypoints.http.operations import (
     TOO_LARGE,
     UNAUTHORIZED,
 )
-from omnibot.entrypoints.http.responses import ErrorBody, TriggerResult
-from omnibot.entrypoints.http.schemas import (
+from omnibot.entrypoints.http.api.responses import ErrorBody, TriggerResult
+from omnibot.entrypoints.http.api.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     AttemptView,
     NotificationCreate,
@@ -41,6 +40,7 @@ from omnibot.entrypoints.http.schemas import (
     PriceView,
     TriggerRequest,
 )
+from omnibot.entrypoints.http.errors import ApiError, from_validation_error
 from omnibot.services.notify import NotificationRequest
 
 Model = TypeVar("Model", bound=BaseModel)

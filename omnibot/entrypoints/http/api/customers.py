@@ -8,10 +8,9 @@ from flask import Blueprint, Response, jsonify
 
 from omnibot.bootstrap import Services
 from omnibot.domain.model import Channel, Contact
-from omnibot.entrypoints.http.api import parse_body, parse_phone, require_api_key
-from omnibot.entrypoints.http.errors import ApiError
-from omnibot.entrypoints.http.openapi import Operation, Reply, documented
-from omnibot.entrypoints.http.operations import (
+from omnibot.entrypoints.http.api.notifications import parse_body, parse_phone, require_api_key
+from omnibot.entrypoints.http.api.openapi import Operation, Reply, documented
+from omnibot.entrypoints.http.api.operations import (
     API_KEY,
     BAD_REQUEST,
     CONFLICT,
@@ -23,8 +22,9 @@ from omnibot.entrypoints.http.operations import (
     TOO_LARGE,
     UNAUTHORIZED,
 )
-from omnibot.entrypoints.http.responses import ErrorBody
-from omnibot.entrypoints.http.schemas import ChannelView, ContactView, ErasedView, LinkCreate, LinkView
+from omnibot.entrypoints.http.api.responses import ErrorBody
+from omnibot.entrypoints.http.api.schemas import ChannelView, ContactView, ErasedView, LinkCreate, LinkView
+from omnibot.entrypoints.http.errors import ApiError
 
 
 def blueprint(services: Services) -> Blueprint:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omnibot.entrypoints.http.inbound import TelegramUpdate, ViberCallback
+from omnibot.entrypoints.http.webhooks.payloads import TelegramUpdate, ViberCallback
 
 REJECTED = "rejected"  # a wrong secret or signature
 _COMMANDS = {"/start": "start", "/stop": "stop"}

@@ -11,7 +11,7 @@ from omnibot import bootstrap
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Channel, Contact
 from omnibot.domain.phone import mask_phone, normalize_phone
-from omnibot.entrypoints.http.admin_notifications import page_number
+from omnibot.entrypoints.http.admin.notifications import page_number
 from omnibot.ports.dashboard import NotificationFilter
 
 log = logging.getLogger(__name__)

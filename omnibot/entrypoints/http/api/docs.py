@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template_string
 from markupsafe import Markup, escape
 
-from omnibot.entrypoints.http.openapi import Json, Operation, Reply, documented
-from omnibot.entrypoints.http.operations import DOCS, document
+from omnibot.entrypoints.http.api.openapi import Json, Operation, Reply, documented
+from omnibot.entrypoints.http.api.operations import DOCS, document
 
 _SCHEMA_PREFIX = "#/components/schemas/"
 _CONSTRAINTS = {

@@ -16,8 +16,8 @@ from omnibot.domain.billing import billing_month
 from omnibot.domain.errors import InvalidPhone
 from omnibot.domain.model import Billing, Channel, Notification, NotificationStatus
 from omnibot.domain.phone import normalize_phone
-from omnibot.entrypoints.http import admin_charts
-from omnibot.entrypoints.http.api import decimal_text, is_notification_id
+from omnibot.entrypoints.http.admin import charts as admin_charts
+from omnibot.entrypoints.http.api.notifications import decimal_text, is_notification_id
 from omnibot.ports.dashboard import DayViber, NotificationFilter, NotificationRow
 from omnibot.services.notify import NotificationRequest
 

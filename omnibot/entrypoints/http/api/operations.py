@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from omnibot.entrypoints.http.openapi import Json, Param, Reply, build_document
-from omnibot.entrypoints.http.responses import ErrorBody
-from omnibot.entrypoints.http.schemas import PHONE_PATTERN, PHONE_RULE
+from omnibot.entrypoints.http.api.openapi import Json, Param, Reply, build_document
+from omnibot.entrypoints.http.api.responses import ErrorBody
+from omnibot.entrypoints.http.api.schemas import PHONE_PATTERN, PHONE_RULE
 
 API_KEY = "ApiKey"
 TELEGRAM_SECRET = "TelegramSecretToken"

@@ -13,11 +13,9 @@ from werkzeug.datastructures import Headers
 
 from omnibot.bootstrap import Services
 from omnibot.domain.model import Channel, ChannelState, NotificationStatus
-from omnibot.entrypoints.http import json_text, webhook_kinds
-from omnibot.entrypoints.http.errors import ApiError, from_validation_error
-from omnibot.entrypoints.http.inbound import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
-from omnibot.entrypoints.http.openapi import Operation, Param, Reply, documented
-from omnibot.entrypoints.http.operations import (
+from omnibot.entrypoints.http import json_text
+from omnibot.entrypoints.http.api.openapi import Operation, Param, Reply, documented
+from omnibot.entrypoints.http.api.operations import (
     CHANNEL_DISABLED,
     CONFLICT,
     DATABASE_UNAVAILABLE,
@@ -25,7 +23,10 @@ from omnibot.entrypoints.http.operations import (
     TOO_LARGE,
     WEBHOOKS,
 )
-from omnibot.entrypoints.http.responses import ErrorBody, TelegramAnswer, ViberAnswer
+from omnibot.entrypoints.http.api.responses import ErrorBody, TelegramAnswer, ViberAnswer
+from omnibot.entrypoints.http.errors import ApiError, from_validation_error
+from omnibot.entrypoints.http.webhooks import kinds as webhook_kinds
+from omnibot.entrypoints.http.webhooks.payloads import TelegramUpdate, TelegramUser, ViberCallback, ViberUser
 from omnibot.ports import WebhookEndpoint
 from omnibot.services.inbound import (
     Event,

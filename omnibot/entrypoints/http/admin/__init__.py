@@ -1,0 +1,1 @@
+"""The operators' dashboard under /admin: sign-in, notifications, customers, the queue, charts."""

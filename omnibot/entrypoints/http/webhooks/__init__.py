@@ -1,0 +1,1 @@
+"""The messengers' webhooks: authenticate, parse into the inbound use case's events, answer."""
