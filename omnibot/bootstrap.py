@@ -31,7 +31,7 @@ from omnibot.adapters.db.operator_sign_outs import SqlOperatorSignOuts
 from omnibot.adapters.db.outbox import SqlCallbackOutbox, SqlReplyOutbox
 from omnibot.adapters.db.probe import probe_database as probe_database
 from omnibot.adapters.db.queue import SqlDeliveryQueue
-from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.db.repository import SqlContactRepository
 from omnibot.adapters.db.update_log import SqlUpdateLog
 from omnibot.adapters.db.upkeep import SqlStoreUpkeep
 from omnibot.adapters.db.viber_ledger import SqlViberLedger
@@ -53,7 +53,6 @@ from omnibot.ports import (
     Limit,
     LinkTokenRepository,
     MessengerGateway,
-    NotificationRepository,
     OperatorSignOuts,
     RateLimiter,
     ReplyOutbox,
@@ -105,8 +104,7 @@ class Store:
     """Where a process keeps its state, one object a port: the database's adapters in production
     (``sql_store``), in-memory fakes in tests (``build(settings, store=...)``)."""
 
-    queue: DeliveryQueue  # the notifications: the one writer of their table, attempts and receipts included
-    notifications: NotificationRepository  # the same table's read side (the status API, erasure)
+    queue: DeliveryQueue  # the notifications' one owner: leases, attempts, receipts, reads, erasure
     contacts: ContactRepository
     tokens: LinkTokenRepository
     updates: UpdateLog
@@ -288,7 +286,6 @@ def sql_store(settings: Settings, role: str, clock: Clock) -> Store:
     queue = GroupCommitQueue(SqlDeliveryQueue(engine, clock.now, on_enqueue=wakeup.notify))
     return Store(
         queue=queue,
-        notifications=SqlNotificationRepository(engine, now=clock.now),
         contacts=SqlContactRepository(engine, now=clock.now),
         tokens=SqlLinkTokenRepository(engine),
         updates=SqlUpdateLog(engine, clock.now),
@@ -359,7 +356,7 @@ def build(settings: Settings, *, role: str = "api", store: Store | None = None,
         limits=limits,
         callbacks=callbacks,
         links=links,
-        records=CustomerRecords(store.contacts, store.notifications, store.tokens),
+        records=CustomerRecords(store.contacts, store.queue, store.tokens),
         clock=clock,
         telemetry=telemetry,
         async_http=async_http,

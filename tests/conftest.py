@@ -23,16 +23,17 @@ from omnibot.adapters.db import migrate
 from omnibot.adapters.db.engine import database_url, make_engine
 from omnibot.adapters.db.group_commit import PassEndingQueue
 from omnibot.adapters.db.queue import SqlDeliveryQueue
-from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.db.repository import SqlContactRepository
 from omnibot.adapters.db.tables import metadata, status_callbacks
 from omnibot.domain.model import StatusCallback
-from omnibot.ports import ContactRepository, NotificationRepository
+from omnibot.ports import ContactRepository
 from tests.fakes import (
     InMemoryContactRepository,
     InMemoryDeliveryQueue,
     InMemoryNotificationRepository,
     ManualClock,
 )
+from tests.sql_notifications import NotificationRepository, SqlNotificationRepository
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

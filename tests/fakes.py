@@ -389,6 +389,12 @@ class InMemoryDeliveryQueue:
             del self._keys[key]
         return len(forgotten)
 
+    def get(self, notification_id: str) -> Notification | None:
+        return self._notifications.get(notification_id)
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        return self._notifications.anonymize(phone, contact_id)
+
     def depth(self) -> tuple[int, datetime | None]:
         waiting = [n for n in self._notifications._notifications.values() if not n.status.is_final]
         return len(waiting), min((n.created_at for n in waiting if n.created_at), default=None)

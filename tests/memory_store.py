@@ -92,7 +92,7 @@ def memory_store(clock: ManualClock | None = None) -> MemoryStore:
     ledger = InMemoryViberLedger()
     upkeep = InMemoryUpkeep(notifications)
     store = bootstrap.Store(
-        queue=queue, notifications=notifications, contacts=contacts, tokens=tokens, updates=updates,
+        queue=queue, contacts=contacts, tokens=tokens, updates=updates,
         inbound=InMemoryInboundStore(InMemoryInboundUnit(contacts, tokens, updates, replies, queue, callbacks)),
         callback_outbox=callbacks, reply_outbox=replies, viber_ledger=ledger,
         operator_sign_outs=InMemoryOperatorSignOuts(clock.now),

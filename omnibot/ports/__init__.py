@@ -8,7 +8,7 @@ from omnibot.ports.customers import ContactRepository, LinkTokenRepository
 from omnibot.ports.dashboard import DashboardQueries
 from omnibot.ports.inbound import InboundStore, InboundUnit, ReplyJob, ReplyOutbox, UpdateLog
 from omnibot.ports.messengers import BotReply, MessengerGateway, OutgoingMessage, SendReceipt, WebhookEndpoint
-from omnibot.ports.notifications import DeliveryQueue, NotificationRepository, ReceiptLog
+from omnibot.ports.notifications import DeliveryQueue, ReceiptLog
 from omnibot.ports.operators import OperatorSignOuts
 from omnibot.ports.rate_limits import Limit, RateLimiter
 from omnibot.ports.telemetry import NoTelemetry, Telemetry
@@ -30,7 +30,6 @@ __all__ = [
     "LinkTokenRepository",
     "MessengerGateway",
     "NoTelemetry",
-    "NotificationRepository",
     "OperatorSignOuts",
     "OutgoingMessage",
     "RateLimiter",

@@ -1,4 +1,5 @@
-"""The notifications: the delivery queue that leases them, what messengers report back, the read side."""
+"""The notifications: the delivery queue, their one owner, that leases them, reads them, erases them,
+and records what messengers report back."""
 
 from __future__ import annotations
 
@@ -8,29 +9,9 @@ from typing import Protocol
 
 from omnibot.domain.model import (
     Channel,
-    DeliveryAttempt,
     Notification,
     NotificationStatus,
 )
-
-
-class NotificationRepository(Protocol):
-    def add(self, notification: Notification) -> None: ...
-
-    def update(self, notification: Notification) -> None:
-        """Save status, channel, contact_id, result and updated_at."""
-        ...
-
-    def add_attempt(self, notification_id: str, attempt: DeliveryAttempt) -> None: ...
-
-    def get(self, notification_id: str) -> Notification | None:
-        """The notification with its attempts in the order they were made."""
-        ...
-
-    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
-        """Strip the personal data (phone, order, items, text) from this customer's notifications;
-        statuses, channels and attempts stay for the delivery counts. Returns how many."""
-        ...
 
 
 class ReceiptLog(Protocol):
@@ -99,4 +80,13 @@ class DeliveryQueue(ReceiptLog, Protocol):
 
     def depth(self) -> tuple[int, datetime | None]:
         """How many notifications wait (queued or being sent), and since when the oldest has."""
+        ...
+
+    def get(self, notification_id: str) -> Notification | None:
+        """The notification with its attempts in the order they were made."""
+        ...
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        """Strip the personal data (phone, order, items, text, callback URL) from this customer's
+        notifications; statuses, channels and attempts stay for the delivery counts. Returns how many."""
         ...

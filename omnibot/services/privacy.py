@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from omnibot.domain.model import Contact
 from omnibot.domain.phone import mask_phone
-from omnibot.ports import ContactRepository, LinkTokenRepository, NotificationRepository
+from omnibot.ports import ContactRepository, DeliveryQueue, LinkTokenRepository
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ class Erased:
 
 
 class CustomerRecords:
-    def __init__(self, contacts: ContactRepository, notifications: NotificationRepository,
+    def __init__(self, contacts: ContactRepository, notifications: DeliveryQueue,
                  tokens: LinkTokenRepository) -> None:
         self._contacts = contacts
         self._notifications = notifications

@@ -9,7 +9,6 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.db.engine import make_engine
-from omnibot.adapters.db.repository import SqlNotificationRepository
 from omnibot.domain.model import (
     AttemptOutcome,
     Billing,
@@ -19,7 +18,7 @@ from omnibot.domain.model import (
     NotificationStatus,
     Price,
 )
-from omnibot.ports import NotificationRepository
+from tests.sql_notifications import NotificationRepository, SqlNotificationRepository
 
 STARS = Price(Decimal("0.1"), "XTR")
 

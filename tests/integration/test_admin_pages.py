@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from omnibot.adapters.db.engine import make_engine
-from omnibot.adapters.db.repository import SqlNotificationRepository
 from omnibot.adapters.db.viber_ledger import SqlViberLedger
 from omnibot.domain.billing import billing_month
 from omnibot.domain.model import (
@@ -31,6 +30,7 @@ from omnibot.domain.model import (
 from omnibot.settings import ConfigurationError, Settings
 from tests.integration.apps import AppFactory, sqlite_apps
 from tests.integration.billing import STARS, ViberSend, start_of_month_minus_a_second, store_sends, store_viber_sends
+from tests.sql_notifications import SqlNotificationRepository
 
 KEY = "admin-pages-key"
 PASSWORD = "a long operator password"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from omnibot.adapters.db.admin_queries import SqlDashboardQueries
-from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.db.repository import SqlContactRepository
 from omnibot.domain.model import (
     AttemptOutcome,
     Billing,
@@ -22,12 +22,13 @@ from omnibot.domain.model import (
     NotificationStatus,
     Price,
 )
-from omnibot.ports import ContactRepository, NotificationRepository
+from omnibot.ports import ContactRepository
 from omnibot.ports.dashboard import BilledSends, DashboardQueries, NotificationFilter
 from tests.conftest import SQL_BACKENDS
 from tests.fake_dashboard import InMemoryDashboardQueries
 from tests.fakes import InMemoryContactRepository, InMemoryNotificationRepository, ManualClock
 from tests.integration.billing import STARS, ViberSend, add_viber_sends
+from tests.sql_notifications import NotificationRepository, SqlNotificationRepository
 
 START = datetime(2026, 3, 31, 23, 0, tzinfo=UTC)
 

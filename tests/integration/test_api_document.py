@@ -14,13 +14,13 @@ import schemathesis
 from flask import Flask
 
 from omnibot.adapters.db.engine import make_engine
-from omnibot.adapters.db.repository import SqlNotificationRepository
 from omnibot.domain.model import AttemptOutcome, Channel, DeliveryAttempt, Notification, NotificationStatus, Price
 from omnibot.entrypoints.http.api.openapi import SCHEMA_REF, declaration, openapi_path, routes
 from omnibot.entrypoints.http.api.operations import document
 from omnibot.entrypoints.http.api.responses import ErrorBody
 from omnibot.entrypoints.http.api.schemas import IDEMPOTENCY_KEY_PATTERN
 from tests.integration.apps import sqlite_apps
+from tests.sql_notifications import SqlNotificationRepository
 
 # Flask's own static route (the app has no static folder): not part of the API.
 NOT_API = {"static"}

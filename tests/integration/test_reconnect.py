@@ -25,11 +25,12 @@ from omnibot.adapters.db.engine import POOL_RECYCLE_SECONDS, make_engine
 from omnibot.adapters.db.inbound_store import SqlInboundStore
 from omnibot.adapters.db.queue import WAKEUP_CHANNEL, SqlDeliveryQueue
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
-from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.db.repository import SqlContactRepository
 from omnibot.adapters.db.tables import notifications
 from omnibot.domain.errors import StoreUnavailable
 from omnibot.domain.model import Channel, Contact, Notification
 from omnibot.ports import InboundUnit
+from tests.sql_notifications import SqlNotificationRepository
 
 pytestmark = pytest.mark.postgres
 

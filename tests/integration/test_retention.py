@@ -14,12 +14,13 @@ from sqlalchemy.engine import Engine
 from omnibot import bootstrap
 from omnibot.adapters.db.outbox import SqlCallbackOutbox
 from omnibot.adapters.db.queue import SqlDeliveryQueue
-from omnibot.adapters.db.repository import SqlContactRepository, SqlNotificationRepository
+from omnibot.adapters.db.repository import SqlContactRepository
 from omnibot.adapters.db.retention import Purged, SqlRetention
 from omnibot.adapters.db.tables import contacts, delivery_attempts, notifications, status_callbacks
 from omnibot.domain.model import AttemptOutcome, Channel, Contact, DeliveryAttempt, Notification, NotificationStatus
 from omnibot.settings import Settings
 from tests.fakes import ManualClock
+from tests.sql_notifications import SqlNotificationRepository
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CUTOFF = NOW - timedelta(days=90)

@@ -136,5 +136,11 @@ class GroupCommitQueue:
     def forget_idempotency_keys(self, older_than: datetime) -> int:
         return self._queue.forget_idempotency_keys(older_than)
 
+    def get(self, notification_id: str) -> Notification | None:
+        return self._queue.get(notification_id)
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        return self._queue.anonymize(phone, contact_id)
+
     def depth(self) -> tuple[int, datetime | None]:
         return self._queue.depth()

@@ -220,6 +220,32 @@ class SqlDeliveryQueue:
         ).scalar()
         return found
 
+    def get(self, notification_id: str) -> Notification | None:
+        return once_more_if_disconnected(lambda: self._get(notification_id))
+
+    def _get(self, notification_id: str) -> Notification | None:
+        with self._engine.connect() as connection:
+            if self._postgres:
+                # One statement a read: no BEGIN and ROLLBACK around it (READ COMMITTED reads a
+                # snapshot per statement either way).
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            row = connection.execute(sa.select(notifications).where(notifications.c.id == notification_id)).first()
+            return None if row is None else _with_attempts(connection, [row])[0]
+
+    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
+        conditions = []
+        if phone:
+            conditions.append(notifications.c.phone == phone)
+        if contact_id is not None:
+            conditions.append(notifications.c.contact_id == contact_id)
+        if not conditions:
+            return 0
+        with self._engine.begin() as connection:
+            return int(connection.execute(
+                notifications.update().where(sa.or_(*conditions))
+                .values(phone=None, order_id=None, items=[], text=None, contact_id=None, callback_url=None)
+            ).rowcount)
+
     def forget_idempotency_keys(self, older_than: datetime) -> int:
         """Drop keys past their retention, so the same key may name a new request again."""
         with self._engine.begin() as connection:

@@ -1,4 +1,4 @@
-"""The ``ContactRepository`` and ``NotificationRepository`` ports over SQLAlchemy Core.
+"""The ``ContactRepository`` port over SQLAlchemy Core.
 
 Every method is one short transaction of its own: no session outlives a call, so the web
 process and the worker can share a database without holding locks between requests.
@@ -21,8 +21,8 @@ from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db import rows
 from omnibot.adapters.db.errors import Conflict, ContactConflict, NotFound, RepositoryError, translate
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
-from omnibot.adapters.db.tables import contacts, delivery_attempts, notifications, order_links
-from omnibot.domain.model import Channel, Contact, DeliveryAttempt, Notification, OrderLink
+from omnibot.adapters.db.tables import contacts, order_links
+from omnibot.domain.model import Channel, Contact, OrderLink
 
 __all__ = [
     "Conflict",
@@ -30,12 +30,11 @@ __all__ = [
     "NotFound",
     "RepositoryError",
     "SqlContactRepository",
-    "SqlNotificationRepository",
 ]
 
 
-class _Repository:
-    """What both repositories share: the engine, the clock, and one transaction per write."""
+class SqlRepository:
+    """The engine, the clock, and one transaction per write with its constraint violations translated."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
         self._engine = engine
@@ -67,7 +66,7 @@ class _Repository:
             raise
 
 
-class SqlContactRepository(_Repository):
+class SqlContactRepository(SqlRepository):
     """Customers and the order links of their messenger accounts.
 
     ``add``, ``update`` and ``merge`` stamp ``updated_at`` with ``now()`` (and ``add`` fills a
@@ -188,81 +187,6 @@ class SqlContactRepository(_Repository):
 def _contact_by(column: str) -> sa.Select[Any]:
     """The contact with a given value in ``column``, built once (SQLAlchemy reuses its compiled form)."""
     return sa.select(contacts).where(contacts.c[column] == sa.bindparam("value"))
-
-
-class SqlNotificationRepository(_Repository):
-    """Notifications and their delivery attempts.
-
-    ``add`` fills a missing ``created_at``/``updated_at`` (and ``add_attempt`` a missing
-    ``created_at``) with ``now()``, on the object passed in too.
-    """
-
-    def add(self, notification: Notification) -> None:
-        now = self._now()
-        notification.created_at = notification.created_at or now
-        notification.updated_at = notification.updated_at or now
-        with self._write("notification") as connection:
-            connection.execute(notifications.insert().values(
-                **rows.notification_request(notification),
-                **rows.notification_progress(notification),
-            ))
-            for attempt in notification.attempts:
-                self._insert_attempt(connection, notification.id, attempt, now)
-
-    def update(self, notification: Notification) -> None:
-        notification.updated_at = notification.updated_at or self._now()
-        with self._write("notification") as connection:
-            result = connection.execute(
-                notifications.update()
-                .where(notifications.c.id == notification.id)
-                .values(rows.notification_progress(notification))
-            )
-            if result.rowcount == 0:
-                raise NotFound(f"notification {notification.id} does not exist")
-
-    def add_attempt(self, notification_id: str, attempt: DeliveryAttempt) -> None:
-        with self._write("delivery attempt") as connection:
-            self._insert_attempt(connection, notification_id, attempt, self._now())
-
-    def get(self, notification_id: str) -> Notification | None:
-        return once_more_if_disconnected(lambda: self._get(notification_id))
-
-    def _get(self, notification_id: str) -> Notification | None:
-        with self._read() as connection:
-            row = connection.execute(
-                sa.select(notifications).where(notifications.c.id == notification_id)
-            ).first()
-            if row is None:
-                return None
-            attempts = connection.execute(
-                sa.select(delivery_attempts)
-                .where(delivery_attempts.c.notification_id == notification_id)
-                .order_by(delivery_attempts.c.created_at, delivery_attempts.c.id)
-            ).all()
-        return rows.notification(row, [rows.attempt(a) for a in attempts])
-
-    def anonymize(self, phone: str | None, contact_id: int | None) -> int:
-        conditions = []
-        if phone:
-            conditions.append(notifications.c.phone == phone)
-        if contact_id is not None:
-            conditions.append(notifications.c.contact_id == contact_id)
-        if not conditions:
-            return 0
-        with self._write("notification") as connection:
-            result = connection.execute(
-                notifications.update().where(sa.or_(*conditions))
-                .values(phone=None, order_id=None, items=[], text=None, contact_id=None, callback_url=None)
-            )
-        return int(result.rowcount)
-
-    @staticmethod
-    def _insert_attempt(
-        connection: Connection, notification_id: str, attempt: DeliveryAttempt, now: datetime
-    ) -> None:
-        attempt.created_at = attempt.created_at or now
-        connection.execute(delivery_attempts.insert(),  # parameters: a cached compiled INSERT
-                           {"notification_id": notification_id, **rows.attempt_values(attempt)})
 
 
 def _id(contact: Contact) -> int:

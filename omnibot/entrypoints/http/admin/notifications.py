@@ -184,7 +184,7 @@ def _month_totals(days: list[DayViber]) -> tuple[dict[Billing | None, int], dict
 
 
 def _notification_or_404(services: bootstrap.Services, notification_id: str) -> Notification:
-    found = services.store.notifications.get(notification_id) if is_notification_id(notification_id) else None
+    found = services.store.queue.get(notification_id) if is_notification_id(notification_id) else None
     if found is None:
         abort(404, "No notification with this id.")
     return found

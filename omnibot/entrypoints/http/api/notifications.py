@@ -124,7 +124,7 @@ def blueprint(services: Services) -> Blueprint:
         tag=NOTIFICATIONS, operation_id="getNotification",
     ))
     def get_notification(notification_id: str) -> Response:
-        notification = (services.store.notifications.get(notification_id)
+        notification = (services.store.queue.get(notification_id)
                         if is_notification_id(notification_id) else None)
         if notification is None:
             raise ApiError(404, "not_found", f"no notification with id {notification_id!r}")
