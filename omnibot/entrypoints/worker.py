@@ -46,12 +46,12 @@ class WorkerConfig:
 
 
 class Worker:
-    def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, wakeup: Wakeup, config: WorkerConfig,
+    def __init__(self, queue: DeliveryQueue, delivery: DeliveryEngine, wakeup: Wakeup, config: WorkerConfig,
                  owner: str | None = None, housekeeping: Callable[[], None] | None = None,
                  housekeeping_seconds: float = 300.0, heartbeat: Path | None = None,
                  on_loop_end: Callable[[], Awaitable[None]] | None = None) -> None:
         self._queue = queue
-        self._engine = engine
+        self._delivery = delivery
         self._wakeup = wakeup
         self._config = config
         self.owner = owner or worker_name()
@@ -159,7 +159,7 @@ class Worker:
 
     def _recipients(self, claimed: list[Notification]) -> dict[str, Contact]:
         try:
-            return self._engine.recipients_of(claimed)
+            return self._delivery.recipients_of(claimed)
         except StoreError as exc:
             # Each pass then looks its customer up itself, as it would for an order link.
             log.warning("worker.recipients_failed error=%s", exc.reason)
@@ -171,7 +171,7 @@ class Worker:
         try:
             # A send the messenger accepted is written once the database is back, unless the
             # worker is told to stop first.
-            await self._engine.deliver_async(notification, self.owner, keep_trying=lambda: not self.stopping.is_set(),
+            await self._delivery.deliver_async(notification, self.owner, keep_trying=lambda: not self.stopping.is_set(),
                                              recipient=recipient, blocking=self._store)
         except Exception:
             # The lease runs out and another pass (here or elsewhere) takes it again.

@@ -48,12 +48,12 @@ class NotificationRequest:
 
 
 class Notifier:
-    def __init__(self, queue: DeliveryQueue, engine: DeliveryEngine, clock: Clock, owner: str,
+    def __init__(self, queue: DeliveryQueue, delivery: DeliveryEngine, clock: Clock, owner: str,
                  lease_seconds: float = 120.0, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
                  telemetry: Telemetry | None = None, default_ttl: timedelta | None = None) -> None:
         self._queue = queue
         self._default_ttl = default_ttl
-        self._engine = engine
+        self._delivery = delivery
         self._clock = clock
         self._owner = owner
         self._lease_seconds = lease_seconds
@@ -86,7 +86,7 @@ class Notifier:
         notification, _ = self._queue.enqueue(self._new(request, request_id), lease_owner=self._owner,
                                               lease_seconds=self._lease_seconds)
         self._telemetry.accepted("trigger")
-        return self._engine.deliver(notification, self._owner, fall_back_at_once=True)
+        return self._delivery.deliver(notification, self._owner, fall_back_at_once=True)
 
     def _new(self, request: NotificationRequest, request_id: str | None) -> Notification:
         now = self._clock.now()
