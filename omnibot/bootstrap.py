@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,7 +40,7 @@ from omnibot.adapters.telegram import TelegramGateway, TelegramWebhook
 from omnibot.adapters.viber import ViberGateway, ViberWebhook
 from omnibot.adapters.wakeup import LocalWakeup, PostgresWakeup
 from omnibot.domain.errors import StoreError
-from omnibot.domain.model import Channel, Price
+from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import (
     CallbackOutbox,
@@ -50,7 +49,6 @@ from omnibot.ports import (
     DashboardQueries,
     DeliveryQueue,
     InboundStore,
-    Limit,
     LinkTokenRepository,
     MessengerGateway,
     OperatorSignOuts,
@@ -63,11 +61,13 @@ from omnibot.ports import (
 )
 from omnibot.services.callbacks import StatusCallbacks
 from omnibot.services.deep_links import LinkIssuer
-from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy, RateLimits
+from omnibot.services.delivery import DeliveryEngine, DeliveryPolicy
 from omnibot.services.inbound import Inbound
 from omnibot.services.messages import Messages, load_templates
 from omnibot.services.notify import Notifier
 from omnibot.services.privacy import CustomerRecords
+from omnibot.services.rate_limits import PAID_BROADCAST_PRICE as PAID_BROADCAST_PRICE
+from omnibot.services.rate_limits import MessengerRates, RateLimits, messenger_limits
 from omnibot.services.replies import ReplySender
 from omnibot.services.sign_in_throttle import SignInThrottle
 from omnibot.settings import Settings
@@ -203,74 +203,16 @@ def build_webhooks(settings: Settings, viber: ViberGateway | None) -> dict[Chann
     return webhooks
 
 
-BOT_BURST_SECONDS = 0.1
-# Telegram's price of a paid broadcast's message above the free rate (Bot API 7.11).
-PAID_BROADCAST_PRICE = Price(Decimal("0.1"), "XTR")
-CHAT_RATE_SHARE = 0.9
-
-
 def rate_limits(settings: Settings) -> RateLimits:
-    """Bucket keys carry a hash of the bot token: the limits are the bot's, and tokens stay secret.
-
-    Our limiter takes a token some milliseconds before the request reaches the messenger, and that
-    delay varies from send to send; two sends can arrive closer together than they left. So the
-    buckets keep a margin under the messenger's own, at no cost to the steady rate of a bot:
-    - a bot's bucket holds a tenth of a second's sends, not a whole second's: the messenger's
-      bucket (about a second deep) then stays nearly full, 0.9 s of slack for that jitter;
-    - a chat's bucket holds one send, so it gets its margin from the rate: 10% under the limit
-      (1.11 s between two messages to one chat at Telegram's 1/s);
-    - Viber counts a user's messages in the last hour: a bucket that may hold half the hourly
-      count and refills the other half over the hour never lets more than the count into an hour.
-    """
-    bots = {Channel.TELEGRAM: _token_key("tg", settings.secret("telegram_bot_token")),
-            Channel.VIBER: _token_key("vb", settings.secret("viber_auth_token"))}
-
-    telegram_rate = (settings.telegram_paid_rate_per_second if settings.telegram_paid_broadcast
-                     else settings.telegram_rate_per_second)
-
-    def for_send(channel: Channel, address: str) -> Sequence[Limit]:
-        bot = bots[channel]
-        if channel is Channel.TELEGRAM:
-            per_chat = settings.telegram_chat_rate_per_second * CHAT_RATE_SHARE
-            return (Limit(bot, telegram_rate, _bot_burst(telegram_rate)),
-                    Limit(f"{bot}:chat:{address}", per_chat, 1.0))
-        half_hourly = settings.viber_user_messages_per_hour / 2
-        return (Limit(bot, settings.viber_rate_per_second, _bot_burst(settings.viber_rate_per_second)),
-                Limit(f"{bot}:user:{address}", half_hourly / 3600.0, max(1.0, half_hourly)))
-
-    # Telegram bills a paid broadcast's messages above the free rate: a send that finds no token in
-    # a bucket of that rate is one of them (shared through Redis, so every worker counts alike).
-    free_share = (Limit(f"{bots[Channel.TELEGRAM]}:free", settings.telegram_rate_per_second,
-                        max(1.0, settings.telegram_rate_per_second)),)
-
-    def paid_above(channel: Channel) -> tuple[Sequence[Limit], Price] | None:
-        if channel is Channel.TELEGRAM and settings.telegram_paid_broadcast:
-            return free_share, PAID_BROADCAST_PRICE
-        return None
-
-    bot_rates = {Channel.TELEGRAM: telegram_rate, Channel.VIBER: settings.viber_rate_per_second}
-
-    def bulk_share(channel: Channel) -> Sequence[Limit]:
-        rate = bot_rates[channel] * settings.bulk_share
-        return (Limit(f"{bots[channel]}:bulk", rate, _bot_burst(rate)),)
-
-    def for_bulk_send(channel: Channel, address: str) -> Sequence[Limit]:
-        # The bot's own bucket, the same key, with a burst of one: a bulk send takes a token only
-        # from a full bucket, so the rest of the burst is always there for normal and high sends,
-        # and bulk gets what they leave, never more than it.
-        bot, *others = for_send(channel, address)
-        return (Limit(bot.key, bot.rate, 1.0), *others)
-
-    return RateLimits(for_send=for_send, pause_key=lambda channel: bots[channel], paid_above=paid_above,
-                      bulk_share=bulk_share, for_bulk_send=for_bulk_send)
-
-
-def _bot_burst(per_second: float) -> float:
-    return max(1.0, per_second * BOT_BURST_SECONDS)
-
-
-def _token_key(prefix: str, token: str | None) -> str:
-    return f"{prefix}:{hashlib.sha256((token or '').encode()).hexdigest()[:16]}"
+    """The token buckets of the configured messengers (``services/rate_limits.py`` has the margins)."""
+    return messenger_limits(MessengerRates(
+        telegram_token=settings.secret("telegram_bot_token"), viber_token=settings.secret("viber_auth_token"),
+        telegram_per_second=settings.telegram_rate_per_second,
+        telegram_paid_broadcast=settings.telegram_paid_broadcast,
+        telegram_paid_per_second=settings.telegram_paid_rate_per_second,
+        telegram_chat_per_second=settings.telegram_chat_rate_per_second,
+        viber_per_second=settings.viber_rate_per_second,
+        viber_user_messages_per_hour=settings.viber_user_messages_per_hour, bulk_share=settings.bulk_share))
 
 
 def sql_store(settings: Settings, role: str, clock: Clock) -> Store:

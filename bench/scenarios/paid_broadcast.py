@@ -15,7 +15,7 @@ from bench import load
 from bench.context import Context
 from bench.results_model import Row, ScenarioResult, ratio
 from bench.scenarios.delivery import RATE_TARGET, Delivered, all_sent_row, deliver, kept_to_limits_rows
-from omnibot.bootstrap import CHAT_RATE_SHARE
+from omnibot.services.rate_limits import CHAT_RATE_SHARE
 
 NAME = "2b. Paid broadcast"
 PAID_RATE = 1000.0  # Telegram's limit for paid broadcasts

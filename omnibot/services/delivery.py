@@ -59,6 +59,7 @@ from omnibot.ports import (
 )
 from omnibot.services import recipients
 from omnibot.services.messages import Messages
+from omnibot.services.rate_limits import RateLimits as RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -203,20 +204,6 @@ class _TokenRequests:
                     waiting.set_result(done.result()[index])
 
         taken.add_done_callback(answer)
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """Which token buckets a send takes from, and which bucket a 429 pauses. ``paid_above``: for a
-    channel whose sends above a free rate are billed, that free rate's bucket and the price of a
-    send that finds it empty. ``bulk_share``: the bucket a bulk send books its turn in first;
-    ``for_bulk_send``: the buckets of a bulk send, where it yields to the others (default ``for_send``)."""
-
-    for_send: Callable[[Channel, str], Sequence[Limit]]
-    pause_key: Callable[[Channel], str]
-    paid_above: Callable[[Channel], tuple[Sequence[Limit], Price] | None] = lambda _channel: None
-    bulk_share: Callable[[Channel], Sequence[Limit]] = lambda _channel: ()
-    for_bulk_send: Callable[[Channel, str], Sequence[Limit]] | None = None
 
 
 class DeliveryEngine:

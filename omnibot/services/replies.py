@@ -14,7 +14,7 @@ from omnibot.domain.errors import DeliveryFailure, PermanentFailure, TransientFa
 from omnibot.domain.model import Channel
 from omnibot.domain.retry import RetryPolicy
 from omnibot.ports import MessengerGateway, RateLimiter, ReplyJob, ReplyOutbox
-from omnibot.services.delivery import RateLimits
+from omnibot.services.rate_limits import RateLimits
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
