@@ -184,14 +184,16 @@ def test_webhooks_refuse_strangers_and_store_nothing(shop: MemoryApp, client: Fl
     assert shop.memory.contacts.stored() == [] and shop.memory.updates.handled == {}
 
 
-def test_stop_opts_the_customer_out_and_is_acknowledged_through_the_outbox(shop: MemoryApp,
+def test_stop_opts_the_customer_out_and_is_acknowledged_in_the_answer_in_their_language(shop: MemoryApp,
                                                                            client: FlaskClient) -> None:
     customer(shop, telegram_chat_id=42)
     answer = telegram_update(client, telegram_message(42, text="/stop"))
     assert answer.status_code == 200
     contact = shop.memory.contacts.find_by_telegram_chat(42)
     assert contact is not None and contact.telegram_state is ChannelState.OPTED_OUT
-    assert answer.json.get("method") == "sendMessage" or len(shop.memory.replies.rows) == 1
+    assert (answer.json["method"], answer.json["chat_id"]) == ("sendMessage", 42)
+    assert "/start" in answer.json["text"] and answer.json["reply_markup"] == {"remove_keyboard": True}
+    assert shop.memory.replies.rows == {}  # nothing left for the outbox
 
 
 def test_viber_receipts_move_a_sent_notification_and_an_unsubscribe_opts_out(
