@@ -184,7 +184,7 @@ def test_webhooks_refuse_strangers_and_store_nothing(shop: MemoryApp, client: Fl
     assert shop.memory.contacts.stored() == [] and shop.memory.updates.handled == {}
 
 
-def test_stop_opts_the_customer_out_and_is_acknowledged_in_the_answer_in_their_language(shop: MemoryApp,
+def test_stop_opts_the_customer_out_and_is_acknowledged_in_the_answer(shop: MemoryApp,
                                                                            client: FlaskClient) -> None:
     customer(shop, telegram_chat_id=42)
     answer = telegram_update(client, telegram_message(42, text="/stop"))
