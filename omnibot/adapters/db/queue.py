@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from omnibot.adapters.db import rows
+from omnibot.adapters.db.engine import reading
 from omnibot.adapters.db.errors import translate
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.tables import delivery_attempts, notifications, status_callbacks
@@ -224,11 +225,7 @@ class SqlDeliveryQueue:
         return once_more_if_disconnected(lambda: self._get(notification_id))
 
     def _get(self, notification_id: str) -> Notification | None:
-        with self._engine.connect() as connection:
-            if self._postgres:
-                # One statement a read: no BEGIN and ROLLBACK around it (READ COMMITTED reads a
-                # snapshot per statement either way).
-                connection.execution_options(isolation_level="AUTOCOMMIT")
+        with reading(self._engine) as connection:
             row = connection.execute(sa.select(notifications).where(notifications.c.id == notification_id)).first()
             return None if row is None else _with_attempts(connection, [row])[0]
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from omnibot.adapters.clock import SystemClock
 from omnibot.adapters.db import rows
+from omnibot.adapters.db.engine import reading
 from omnibot.adapters.db.errors import Conflict, ContactConflict, NotFound, RepositoryError, translate
 from omnibot.adapters.db.reconnect import once_more_if_disconnected
 from omnibot.adapters.db.tables import contacts, order_links
@@ -39,17 +40,6 @@ class SqlRepository:
     def __init__(self, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
         self._engine = engine
         self._now = now or SystemClock().now
-        self._postgres = engine.dialect.name == "postgresql"
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
-            if self._postgres and not connection.in_transaction():  # (a unit of work's is open)
-                # Outside a transaction: psycopg would open one with a BEGIN and SQLAlchemy end it
-                # with a ROLLBACK, two round trips more, and under READ COMMITTED each statement
-                # reads its own snapshot either way. (Changing the mode costs no round trip.)
-                connection.execution_options(isolation_level="AUTOCOMMIT")
-            yield connection
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
@@ -170,7 +160,7 @@ class SqlContactRepository(SqlRepository):
         return None if row is None else rows.contact(row)
 
     def _first(self, query: sa.Select[Any], value: object) -> sa.Row[Any] | None:
-        with self._read() as connection:
+        with reading(self._engine) as connection:
             return connection.execute(query, {"value": value}).first()
 
     @staticmethod
