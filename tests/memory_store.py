@@ -12,7 +12,7 @@ from flask import Flask
 
 from omnibot import bootstrap
 from omnibot.adapters.wakeup import LocalWakeup
-from omnibot.domain.model import AttemptOutcome, Channel, NotificationStatus
+from omnibot.domain.model import AttemptOutcome, Channel, Notification, NotificationStatus
 from omnibot.entrypoints.http.app import create_app
 from omnibot.ports import OutgoingMessage, SendReceipt
 from omnibot.settings import Settings
@@ -111,7 +111,7 @@ class MemoryApp:
     telegram: FakeGateway
     viber: FakeGateway
 
-    def stored(self, notification_id: str) -> Any:
+    def stored(self, notification_id: str) -> Notification:
         found = self.memory.notifications.get(notification_id)
         assert found is not None
         return found
